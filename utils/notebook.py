@@ -1,0 +1,42 @@
+"""The one call that starts every notebook: validate parameters, name the figures, seed.
+
+Usage, in the cell right after the ``parameters`` cell::
+
+    from utils.notebook import start
+    from utils.params import Int
+    P = start("01_attention", globals(), max_len=Int(min=8))
+
+It validates ``profile``, ``seeds`` and the notebook's own parameters (unknown or misspelled
+names injected by papermill, wrong types, out-of-range values: each a clear error listing what is
+allowed), applies the figure style, seeds everything with the first seed, and prints one line
+saying how the notebook runs.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+from . import params as _params
+from . import plots
+from .paths import is_headless
+from .seeding import seed_everything
+
+_started = {"t0": None}
+
+
+def start(name: str, namespace: dict, **extra: _params.Spec) -> _params.Params:
+    history = namespace.get("In")
+    P = _params.validate(namespace, extra, history=history if isinstance(history, list) else None)
+    plots.set_notebook(name)
+    seed_everything(P.seeds[0])
+    _started["t0"] = time.perf_counter()
+    mode = "headless" if is_headless() else "interactive"
+    print(f"{name}: profile={P.profile}, seeds={P.seeds} ({mode}, Python "
+          f"{platform.python_version()})")
+    return P
+
+
+def elapsed() -> float:
+    """Seconds since :func:`start` (for the closing "this notebook took ..." line)."""
+    return 0.0 if _started["t0"] is None else time.perf_counter() - _started["t0"]

@@ -1,0 +1,87 @@
+"""Multi-seed tables: mean ± standard deviation per group, the best value in bold.
+
+Every number the pack reports from a randomised experiment is a mean over seeds with its
+standard deviation (sample std, ``ddof=1``; 0 for a single seed). :func:`aggregate` computes
+them from a long table (one row per run); :func:`table` renders them for the report with a
+caption and the best entry of each metric column in bold.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0.0 for one value) of a 1-D sequence."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise ValueError("mean_std() needs at least one value")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def aggregate(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
+    """Group ``df`` by ``by`` and give ``<metric>_mean``, ``<metric>_std`` and ``n`` per group."""
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [*by, *metrics] if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns {missing} not in the table; it has {list(df.columns)}")
+    grouped = df.groupby(by, sort=False, dropna=False)
+    out = grouped[list(metrics)].agg(["mean", lambda s: s.std(ddof=1) if len(s) > 1 else 0.0])
+    out.columns = [f"{m}_{'mean' if stat == 'mean' else 'std'}" for m, stat in out.columns]
+    out["n"] = grouped.size()
+    return out.reset_index()
+
+
+def _fmt(mean: float, std: float, digits: int) -> str:
+    if np.isnan(mean):
+        return "–"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def table(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str],
+          best: Mapping[str, str] | None = None, caption: str = "", digits: int | Mapping = 3,
+          labels: Mapping[str, str] | None = None):
+    """A styled "mean ± std" table (pandas ``Styler``) with the best value per metric in bold.
+
+    ``best`` maps a metric to ``"max"`` or ``"min"`` (metrics not named get no bold);
+    ``labels`` renames columns for display; ``digits`` is one int or a per-metric mapping.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    agg = aggregate(df, by, metrics)
+    best = dict(best or {})
+    for m, how in best.items():
+        if how not in ("max", "min"):
+            raise ValueError(f"best[{m!r}] must be 'max' or 'min', got {how!r}")
+        if m not in metrics:
+            raise KeyError(f"best names {m!r}, which is not one of the metrics {list(metrics)}")
+    labels = dict(labels or {})
+    shown = agg[by].copy()
+    bold = pd.DataFrame(False, index=agg.index, columns=[labels.get(c, c) for c in [*by, *metrics]])
+    for m in metrics:
+        d = digits[m] if isinstance(digits, Mapping) else digits
+        col = labels.get(m, m)
+        shown[col] = [_fmt(a, b, d) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+        if m in best:
+            means = agg[f"{m}_mean"].round(d)
+            target = means.max() if best[m] == "max" else means.min()
+            bold[col] = means == target
+    shown = shown.rename(columns=labels)
+    shown["seeds"] = agg["n"].values
+    bold["seeds"] = False
+    styler = shown.style.hide(axis="index").apply(
+        lambda _: np.where(bold.values, "font-weight: bold", ""), axis=None)
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
+def fit_power_law(x, y) -> tuple[float, float]:
+    """Fit ``y = c · x^k`` by least squares in log-log space; returns ``(k, c)``."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("fit_power_law needs at least two positive (x, y) points")
+    k, logc = np.polyfit(np.log(x), np.log(y), 1)
+    return float(k), float(np.exp(logc))
