@@ -3,6 +3,7 @@
 #
 #   make setup                       .venv with the pinned packages, utils (editable), a kernel
 #   make lab                         JupyterLab on notebooks/
+#   make notebooks                   sync each .ipynb with its paired py:percent source
 #   make run PROFILE=laptop SEEDS="0 1 2" NOTEBOOKS="00 01" [KEEP_GOING=1] [FORCE=1]
 #   make report                      run, then build/report/report.html and report.pdf
 #   make test                        unit tests, smoke runs of every notebook, hygiene checks
@@ -26,7 +27,7 @@ RUN_FLAGS := --profile "$(PROFILE)" --seeds "$(SEEDS)" \
 	$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) \
 	$(if $(KEEP_GOING),--keep-going) $(if $(FORCE),--force)
 
-.PHONY: setup lab run report html pdf-deps test bench clean distclean
+.PHONY: setup lab run report html pdf-deps test bench notebooks clean distclean
 
 setup: $(STAMP)
 
@@ -40,6 +41,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.tom
 		--display-name "Course pack (.venv)" >/dev/null
 	@touch $@
 	@echo "== setup: done"
+
+# Pair every notebook with its py:percent source (edit either; this brings the other in line).
+notebooks: setup
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb notebooks/[0-9][0-9]_*.py
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks

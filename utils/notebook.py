@@ -40,3 +40,20 @@ def start(name: str, namespace: dict, **extra: _params.Spec) -> _params.Params:
 def elapsed() -> float:
     """Seconds since :func:`start` (for the closing "this notebook took ..." line)."""
     return 0.0 if _started["t0"] is None else time.perf_counter() - _started["t0"]
+
+
+def answer(markdown: str) -> None:
+    """Show an answer as Markdown; build the text with f-strings from measured values, so the
+    prose can never disagree with the data (no result is typed into a Markdown cell)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown))
+
+
+def finish(store=None) -> None:
+    """The closing line every notebook prints: its wall time, profile and run-store reuse."""
+    extra = f"; {store.summary()}" if store is not None else ""
+    t = elapsed()
+    from .params import Params  # noqa: F401  (keeps the import graph explicit)
+
+    answer(f"*This notebook took {t:.0f} s ({t / 60:.1f} min) on this machine{extra}.*")

@@ -1,0 +1,1 @@
+"""Neural-network building blocks written from scratch (each module names its notebook)."""
