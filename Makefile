@@ -70,10 +70,10 @@ pdf-deps:
 
 report: setup pdf-deps
 	@start=$$(date +%s); \
-	$(BIN)/python -m utils.runner $(RUN_FLAGS) && \
+	$(BIN)/python -m utils.runner $(RUN_FLAGS); rc=$$?; \
 	$(BIN)/python -m utils.report --profile "$(PROFILE)" --seeds "$(SEEDS)" \
-		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)); \
-	rc=$$?; echo "== make report: $$(( $$(date +%s) - start )) s"; exit $$rc
+		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) || rc=1; \
+	echo "== make report: $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
 html: setup
 	$(BIN)/python -m utils.report --no-pdf --profile "$(PROFILE)" --seeds "$(SEEDS)"

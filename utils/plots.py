@@ -59,8 +59,8 @@ def subplots(nrows: int = 1, ncols: int = 1, width: float | None = None,
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def show(fig, name: str, caption: str, formats=("png", "svg")) -> Path:
-    """Caption, display and save ``fig``; returns the PNG path.
+def show(fig, name: str, caption: str, formats=("png", "svg")) -> None:
+    """Caption, display and save ``fig`` (as ``figures/<notebook>/<name>.<fmt>``).
 
     The caption is printed under the figure as "**Figure NN.k.** caption" (NN: the notebook number) (Markdown, so math works).
     """
@@ -85,4 +85,3 @@ def show(fig, name: str, caption: str, formats=("png", "svg")) -> Path:
     display(fig)
     plt.close(fig)
     display(Markdown(f"**Figure {label}.** {caption}"))
-    return out / f"{name}.png"

@@ -40,10 +40,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 CSS = """
 <style>
   body { max-width: 1100px; margin: 0 auto; }
-  .jp-InputArea, .jp-Cell-inputWrapper.cp-code { display: none; }
-  body.cp-show-code .jp-CodeCell .jp-Cell-inputWrapper { display: block; }
   .jp-CodeCell .jp-Cell-inputWrapper { display: none; }
-  .jp-MarkdownCell .jp-Cell-inputWrapper { display: block; }
+  body.cp-show-code .jp-CodeCell .jp-Cell-inputWrapper { display: block; }
   .cp-toggle { position: fixed; top: 10px; right: 10px; z-index: 10; padding: 6px 10px;
                font: 13px sans-serif; background: #f4f4f4; border: 1px solid #bbb;
                border-radius: 4px; cursor: pointer; }
