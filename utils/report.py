@@ -146,9 +146,9 @@ def combine(executed: list[Path], profile: str, seeds: list[int], prov: dict):
         note = ""
         if meta.get("profile") not in (None, profile) or meta.get("seeds") not in (None, seeds):
             note = f" (executed with profile={meta.get('profile')}, seeds={meta.get('seeds')})"
-        rows.append(f"| {path.stem} | {html.escape(title)} | {status}{note} | "
+        rows.append(f"| [{path.stem}](#{path.stem}) | {html.escape(title)} | {status}{note} | "
                     f"{meta.get('wall_s', '–')} | {meta.get('finished', '–')} |")
-        sections.append((path.stem, nb))
+        sections.append((path.stem, nb, meta))
     total = sum(float(nbformat.read(p, as_version=4).metadata.get("coursepack", {}).get("wall_s", 0)
                       or 0) for p in executed)
     head = (
@@ -167,8 +167,13 @@ def combine(executed: list[Path], profile: str, seeds: list[int], prov: dict):
         "the text below was computed by the run that produced this report; code is hidden "
         "(the HTML has a *Show code* button).\n")
     cells = [new_markdown_cell(head)]
-    for stem, nb in sections:
+    for stem, nb, meta in sections:
         cells.append(new_markdown_cell(f'<div class="cp-page-break" id="{stem}"></div>'))
+        if meta.get("status") != "ok":
+            cells.append(new_markdown_cell(
+                f"> **This notebook did not finish** (status: {meta.get('status', 'unknown')}; "
+                f"cell {meta.get('cell', '?')}: `{html.escape(str(meta.get('error', '')))}`). "
+                "What follows is its partly executed copy."))
         cells += _clean_cells(nb)
     out = new_notebook(cells=cells)
     out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",

@@ -1,0 +1,54 @@
+"""Hardware probes for ``make bench``: matmul GFLOP/s and memory bandwidth as ratios to the peak.
+
+    python -m bench hardware [--quick]
+
+Lines printed: fp32 matmul GFLOP/s at 1 thread and at 2 threads (or every usable CPU when fewer),
+each as a fraction of the theoretical fp32 peak for that many cores (``utils.hardware``: cores ×
+lanes × 2 × FMA pipes × clock, with the clock and pipes measured by the C register probe when a
+compiler exists, else the nominal clock and the table guess); copy and reduce bandwidth of a
+256 MiB tensor (64 MiB quick) at each thread count. No targets: these describe the machine, and
+on a busy machine they drop (the load average is printed with the header).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from bench.common import Result
+from utils import hardware as hw
+
+
+def _peak_per_core(cpu) -> tuple[float, str]:
+    probe = hw.fma_probe(cpu, copies=1)
+    if probe is not None:
+        est = hw.theoretical_peak(cpu, clock_ghz=probe["clock_ghz"][0],
+                                  fma_pipes=max(1, round(probe["fma_pipes"])), cores=1)
+        return est.gflops, (f"clock {probe['clock_ghz'][0]:.2f} GHz and "
+                            f"{max(1, round(probe['fma_pipes']))} FMA pipe(s) measured")
+    est = hw.theoretical_peak(cpu, cores=1)
+    return est.gflops, "nominal clock, table FMA pipes"
+
+
+def run(quick: bool = False) -> list[Result]:
+    cpu = hw.cpu_info()
+    per_core, how = _peak_per_core(cpu)
+    threads = sorted({1, min(2, cpu.logical_cpus)})
+    n = 512 if quick else 1024
+    repeats, min_time = (3, 0.03) if quick else (7, 0.2)
+    nbytes = (64 if quick else 256) << 20
+    out = []
+    for t in threads:
+        peak = per_core * min(t, cpu.physical_cores)
+        r = hw.measure_matmul(n, threads=t, repeats=repeats, min_time=min_time)
+        g = statistics.median(r["gflops"])
+        out.append(Result(f"matmul fp32 {n}³, t={t}: GFLOP/s", g, "GFLOP/s",
+                          detail=f"range {min(r['gflops']):.1f}-{max(r['gflops']):.1f}"))
+        out.append(Result(f"matmul fp32 {n}³, t={t}: fraction of theoretical peak", g / peak,
+                          "x", detail=f"peak {peak:.1f} GFLOP/s ({how})"))
+    for op in ("copy", "reduce"):
+        for t in threads:
+            r = hw.measure_bandwidth(op, nbytes, threads=t, repeats=repeats, min_time=min_time)
+            g = statistics.median(r["gbs"])
+            out.append(Result(f"{op} {nbytes >> 20} MiB fp32, t={t}: GB/s", g, "GB/s",
+                              detail=f"range {min(r['gbs']):.1f}-{max(r['gbs']):.1f}"))
+    return out

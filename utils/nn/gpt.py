@@ -1,0 +1,267 @@
+"""A small GPT written from scratch (seed 001, problem 2; taught in notebook 04).
+
+* :class:`LayerNorm` (Ba et al., 2016): (x − E[x]) / sqrt(Var[x] + ε) · weight + bias over the
+  last dimension, with the **biased** variance (1/n Σ (x_i − x̄)², not torch.var's 1/(n − 1)).
+* :class:`MultiHeadedAttention` (Vaswani et al., 2017): with m heads of size d,
+  [q_1 … q_m] = Q W_Q + b_Q (likewise K, V), A_i = softmax(q_i k_iᵀ / √d + M) with the causal
+  mask M (0 where key ≤ query, −∞ after), h_i = A_i v_i, output = concat(h_1 … h_m) W_O + b_O.
+  ``split_heads`` maps (B, S, m·d) → (B, m, S, d) with y[b, j, s, l] = x[b, s, d·j + l] and
+  ``merge_heads`` is its exact inverse. (The seed prints the index as ``num_heads * j + l``; that
+  is a bijection only when m = d, so the head size d is the right stride.)
+* :func:`create_sinusoidal_embeddings`: PE(pos, 2k) = sin(pos / 10000^(k/d)),
+  PE(pos, 2k+1) = cos(pos / 10000^(k/d)), the seed's and the starter's formula (Vaswani et al.
+  use the exponent 2k/d); :class:`GPTEmbedding` adds it, as a buffer, to the token embedding.
+* :class:`Block` is the starter's **post-LN** block: x ← LN(x + Attn(x)), then
+  x ← LN(x + Dropout(FFN(x))) with a bias-free FFN d → multiplier·d → d (GELU or ReLU);
+  :class:`Decoder` stacks L blocks; :class:`GPT` = embedding → decoder → linear classifier
+  (no final LayerNorm). ``GPT.forward`` returns ``logits, (hidden_states, attentions)`` with
+  hidden_states (B, L, S, d) (each block's output, as the seed specifies; the starter also
+  stacks the embedding as entry 0) and attentions (B, L, m, S, S), detached.
+
+Speed (``make bench``): the same model with ``fast=True`` computes Q, K, V with one stacked
+(3·d, d) matrix product and the softmax with torch's kernel; tests check it against the readable
+path. Parameter counts (questions 6 and 10): :func:`mha_parameter_count`,
+:func:`decoder_parameter_count`, :func:`gpt_parameter_count`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .functional import causal_mask, softmax
+
+NON_LINEARITIES = {"relu": nn.ReLU, "gelu": nn.GELU}
+
+
+class LayerNorm(nn.Module):
+    """Layer normalisation over the last dimension, biased variance, learnable affine."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-5):
+        super().__init__()
+        self.hidden_size, self.eps = hidden_size, eps
+        self.weight = nn.Parameter(torch.empty(hidden_size))
+        self.bias = nn.Parameter(torch.empty(hidden_size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.shape[-1] != self.hidden_size:
+            raise ValueError(f"the last dimension must be hidden_size={self.hidden_size}, got "
+                             f"shape {tuple(inputs.shape)}")
+        mean = inputs.mean(dim=-1, keepdim=True)                          # E[x]   (..., 1)
+        centered = inputs - mean
+        var = (centered * centered).mean(dim=-1, keepdim=True)            # biased (..., 1)
+        return centered * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+class MultiHeadedAttention(nn.Module):
+    """Causal multi-head attention with biases; ``forward`` returns (output, attn_weights)."""
+
+    def __init__(self, d_model: int, num_heads: int, bias: bool = True, fast: bool = False):
+        super().__init__()
+        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
+            raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
+        if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1 \
+                or d_model % num_heads:
+            raise ValueError(f"d_model must be a positive multiple of num_heads={num_heads} "
+                             f"(each head gets d_model / num_heads dimensions); got "
+                             f"d_model={d_model!r}")
+        self.num_heads = num_heads
+        self.head_size = d_model // num_heads
+        self.fast = fast
+        self.W_Q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_K = nn.Linear(d_model, d_model, bias=bias)
+        self.W_V = nn.Linear(d_model, d_model, bias=bias)
+        self.W_O = nn.Linear(d_model, d_model, bias=bias)
+
+    def split_heads(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(B, S, m·dim) → (B, m, S, dim): y[b, j, s, l] = x[b, s, dim·j + l]."""
+        B, S, D = tensor.shape
+        if D % self.num_heads:
+            raise ValueError(f"the last dimension ({D}) must be a multiple of num_heads="
+                             f"{self.num_heads}")
+        return tensor.view(B, S, self.num_heads, D // self.num_heads).transpose(1, 2)
+
+    def merge_heads(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(B, m, S, dim) → (B, S, m·dim), the inverse of :meth:`split_heads`."""
+        B, H, S, dim = tensor.shape
+        return tensor.transpose(1, 2).reshape(B, S, H * dim)
+
+    def get_attention_weights(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """softmax(q kᵀ / √d) with the causal mask, for every head: (B, m, S, S)."""
+        S = queries.shape[-2]
+        scores = queries @ keys.transpose(-2, -1) / math.sqrt(self.head_size)   # (B, m, S, S)
+        allowed = causal_mask(S, keys.shape[-2], device=scores.device)          # (S, S)
+        scores = scores.masked_fill(~allowed, float("-inf"))                    # future → −∞
+        if self.fast:
+            return torch.softmax(scores, dim=-1)
+        return softmax(scores, dim=-1)
+
+    def apply_attention(self, queries: torch.Tensor, keys: torch.Tensor,
+                        values: torch.Tensor):
+        """concat(A_1 v_1, …, A_m v_m): outputs (B, S, m·d) and the weights (B, m, S, S)."""
+        attn_weights = self.get_attention_weights(queries, keys)    # (B, m, S, S)
+        attended = attn_weights @ values                             # (B, m, S, d)
+        return self.merge_heads(attended), attn_weights
+
+    def project_qkv(self, queries, keys, values):
+        """Q W_Q + b_Q, K W_K + b_K, V W_V + b_V, each split into heads (B, m, S, d)."""
+        if self.fast and queries is keys and keys is values:        # self-attention: one GEMM
+            weight = torch.cat([self.W_Q.weight, self.W_K.weight, self.W_V.weight])
+            bias = None if self.W_Q.bias is None else torch.cat(
+                [self.W_Q.bias, self.W_K.bias, self.W_V.bias])
+            q, k, v = F.linear(queries, weight, bias).chunk(3, dim=-1)
+        else:
+            q, k, v = self.W_Q(queries), self.W_K(keys), self.W_V(values)
+        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
+        """(B, S, d_model) inputs → output (B, S, d_model), attn_weights (B, m, S, S) detached."""
+        q, k, v = self.project_qkv(queries, keys, values)
+        context, attn_weights = self.apply_attention(q, k, v)       # (B, S, m·d)
+        outputs = self.W_O(context)                                  # (B, S, d_model)
+        return outputs, attn_weights.detach()
+
+
+class Block(nn.Module):
+    """Post-LN Transformer block: LN(x + Attn(x)), then LN(x + Dropout(FFN(x)))."""
+
+    def __init__(self, d_model: int, num_heads: int, multiplier: float, dropout: float,
+                 non_linearity: str = "gelu", bias: bool = True, fast: bool = False):
+        super().__init__()
+        if non_linearity not in NON_LINEARITIES:
+            raise ValueError(f"non_linearity must be one of {', '.join(NON_LINEARITIES)}; got "
+                             f"{non_linearity!r}")
+        self.self_attn = MultiHeadedAttention(d_model, num_heads, bias=bias, fast=fast)
+        self.self_attn_norm = LayerNorm(d_model)
+        d_ff = int(multiplier * d_model)
+        self.ffn = nn.Sequential(nn.Linear(d_model, d_ff, bias=False),
+                                 NON_LINEARITIES[non_linearity](),
+                                 nn.Linear(d_ff, d_model, bias=False))
+        self.ffn_drop = nn.Dropout(p=dropout)
+        self.ffn_norm = LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor):
+        a1, attn = self.self_attn(x, x, x)                  # (B, S, d), (B, m, S, S)
+        a1 = self.self_attn_norm(x + a1)
+        a2 = self.ffn_drop(self.ffn(a1))
+        a2 = self.ffn_norm(a1 + a2)
+        return a2, attn
+
+
+class Decoder(nn.Module):
+    """L blocks; returns x and (hidden_states (B, L, S, d), attentions (B, L, m, S, S))."""
+
+    def __init__(self, d_model: int, num_heads: int, num_blocks: int, multiplier: float,
+                 dropout: float, non_linearity: str = "gelu", bias: bool = True,
+                 fast: bool = False):
+        super().__init__()
+        if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
+            raise ValueError(f"num_layers must be a positive int, got {num_blocks!r}")
+        self.blocks = nn.ModuleList([
+            Block(d_model, num_heads, multiplier, dropout, non_linearity, bias, fast)
+            for _ in range(num_blocks)])
+
+    def forward(self, x: torch.Tensor):
+        hidden_states, attentions = [], []
+        for block in self.blocks:
+            x, attn = block(x)
+            hidden_states.append(x.detach())
+            attentions.append(attn)
+        return x, (torch.stack(hidden_states, dim=1), torch.stack(attentions, dim=1))
+
+
+def create_sinusoidal_embeddings(n_positions: int, dimension: int) -> torch.Tensor:
+    """(n_positions, dimension): sin(pos / 10000^(k/d)) at i = 2k, cos(…) at i = 2k + 1."""
+    pos = torch.arange(n_positions, dtype=torch.float64)[:, None]          # (P, 1)
+    k = torch.arange(dimension, dtype=torch.float64)[None, :] // 2         # (1, d): i // 2
+    angles = pos / torch.pow(10000.0, k / dimension)                       # (P, d)
+    even = (torch.arange(dimension) % 2 == 0)[None, :]
+    return torch.where(even, torch.sin(angles), torch.cos(angles)).float()
+
+
+class GPTEmbedding(nn.Module):
+    """Token embedding + fixed sinusoidal position encoding (a buffer, not a parameter)."""
+
+    def __init__(self, vocabulary_size: int, embedding_size: int, n_max_positions: int,
+                 padding_index: int | None = None):
+        super().__init__()
+        self.tokens = nn.Embedding(vocabulary_size, embedding_size, padding_idx=padding_index)
+        self.register_buffer("position_encoding",
+                             self.create_sinusoidal_embeddings(n_max_positions, embedding_size))
+
+    create_sinusoidal_embeddings = staticmethod(create_sinusoidal_embeddings)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, S) → embeddings (B, S, d)."""
+        S = tokens.shape[1]
+        if S > self.position_encoding.shape[0]:
+            raise ValueError(f"sequence length {S} exceeds n_max_positions="
+                             f"{self.position_encoding.shape[0]}")
+        return self.tokens(tokens) + self.position_encoding[:S]            # (B, S, d)
+
+
+class GPT(nn.Module):
+    """Decoder-only Transformer language model (the starter's constructor)."""
+
+    def __init__(self, num_heads: int, num_layers: int, embedding_size: int,
+                 vocabulary_size: int, sequence_length: int, multiplier: float = 4,
+                 dropout: float = 0.0, non_linearity: str = "gelu",
+                 padding_index: int | None = None, bias_attention: bool = True,
+                 bias_classifier: bool = True, share_embeddings: bool = False,
+                 fast: bool = False):
+        super().__init__()
+        self.num_heads, self.num_layers = num_heads, num_layers
+        self.embedding_size, self.vocabulary_size = embedding_size, vocabulary_size
+        self.sequence_length, self.non_linearity = sequence_length, non_linearity
+        self.embedding = GPTEmbedding(vocabulary_size, embedding_size, sequence_length,
+                                      padding_index)
+        self.decoder = Decoder(embedding_size, num_heads, num_layers, multiplier, dropout,
+                               non_linearity, bias_attention, fast)
+        self.classifier = nn.Linear(embedding_size, vocabulary_size, bias=bias_classifier)
+        if share_embeddings:
+            self.classifier.weight = self.embedding.tokens.weight
+
+    def forward(self, x: torch.Tensor):
+        """x (B, S) → logits (B, S, V), (hidden_states (B, L, S, d), attentions (B, L, m, S, S))."""
+        if x.dim() != 2:
+            raise ValueError(f"x must be token ids of shape (batch, seq_len), got {tuple(x.shape)}")
+        h = self.embedding(x)                                   # (B, S, d)
+        h, (hidden_states, attentions) = self.decoder(h)
+        logits = self.classifier(h)                             # (B, S, V)
+        return logits, (hidden_states, attentions)
+
+
+def mha_parameter_count(num_heads: int, head_size: int, bias: bool = True) -> int:
+    """Question 6: four (d × d) projections, d = m · head_size, each + d with bias: 4(d² + b·d)."""
+    d = num_heads * head_size
+    return 4 * (d * d + (d if bias else 0))
+
+
+def decoder_parameter_count(d_model: int, num_heads: int, multiplier: float, num_layers: int,
+                            bias: bool = True) -> int:
+    """Question 10: L · [4(d² + b·d) + 2·m·d² + 4d].
+
+    Per block: the attention (question 6), the bias-free FFN (d·md + md·d) and **two LayerNorms
+    with a weight and a bias each (4d)**; the seed's printed answer forgets the LayerNorms.
+    """
+    d_ff = int(multiplier * d_model)
+    return num_layers * (mha_parameter_count(num_heads, d_model // num_heads, bias)
+                         + 2 * d_model * d_ff + 4 * d_model)
+
+
+def gpt_parameter_count(vocabulary_size: int, d_model: int, num_heads: int, num_layers: int,
+                        multiplier: float = 4, bias_attention: bool = True,
+                        bias_classifier: bool = True) -> int:
+    """The whole GPT: token embedding V·d + decoder + classifier V·d (+ V)."""
+    V = vocabulary_size
+    return V * d_model + decoder_parameter_count(d_model, num_heads, multiplier, num_layers,
+                                                 bias_attention) \
+        + V * d_model + (V if bias_classifier else 0)
