@@ -115,15 +115,7 @@ def corpus_path(name_or_path: str | os.PathLike) -> Path:
     ``data/cache/corpora/<name>-<sha256 prefix>.txt`` (atomically; the hash of the content names
     the file, so a changed source gives a new file); a path is returned as it is."""
     if isinstance(name_or_path, str) and name_or_path in CORPORA:
-        from ..paths import cache_dir
-        from ..runs import atomic_write_bytes
-
-        data = load_corpus(name_or_path).encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()[:12]
-        path = cache_dir() / "corpora" / f"{name_or_path}-{digest}.txt"
-        if not path.is_file() or path.stat().st_size != len(data):
-            atomic_write_bytes(path, data)
-        return path
+        return _write_once(load_corpus(name_or_path), name_or_path)
     path = Path(name_or_path)
     if not path.is_file():
         raise FileNotFoundError(f"{str(name_or_path)!r} is neither a corpus name "
@@ -134,10 +126,10 @@ def corpus_path(name_or_path: str | os.PathLike) -> Path:
 def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     """Split ``text`` into a training and a validation part, about ``val_fraction`` at the end.
 
-    The cut is at the document separator nearest to the target position (the separator itself
-    is dropped), or, with no separator, at the first line start at or after it, so no
-    document (or line) is shared between the parts. Contiguous, not shuffled: the validation
-    text is text the model never saw, as in the assignment.
+    The cut is at the document separator nearest to the target position if one lies within
+    half the validation size of it (the separator itself is dropped), else at the first line
+    start at or after it, so no line is ever split between the parts. Contiguous, not
+    shuffled: the validation text is text the model never saw, as in the assignment.
     """
     if not isinstance(text, str) or not text:
         raise ValueError("train_val_split needs a non-empty string")
@@ -146,7 +138,9 @@ def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     target = round(len(text) * (1.0 - float(val_fraction)))
     after = text.find(DOC_SEPARATOR, target)
     before = text.rfind(DOC_SEPARATOR, 0, target)
-    candidates = [p for p in (before, after) if p > 0 and p + len(DOC_SEPARATOR) < len(text)]
+    reach = (len(text) - target) / 2  # a separator farther away would skew the split
+    candidates = [p for p in (before, after) if p > 0 and p + len(DOC_SEPARATOR) < len(text)
+                  and abs(p - target) <= reach]
     if candidates:
         cut = min(candidates, key=lambda p: abs(p - target))
         return text[:cut], text[cut + len(DOC_SEPARATOR):]
@@ -155,6 +149,34 @@ def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     if not 0 < cut < len(text):
         raise ValueError(f"text of {len(text)} characters is too short to split")
     return text[:cut], text[cut:]
+
+
+def _write_once(text: str, stem: str) -> Path:
+    """Write ``text`` to ``data/cache/corpora/<stem>-<sha256 prefix>.txt`` unless it is there."""
+    from ..paths import cache_dir
+    from ..runs import atomic_write_bytes
+
+    data = text.encode("utf-8")
+    path = cache_dir() / "corpora" / f"{stem}-{hashlib.sha256(data).hexdigest()[:12]}.txt"
+    if not path.is_file() or path.stat().st_size != len(data):
+        atomic_write_bytes(path, data)
+    return path
+
+
+def split_paths(name_or_path: str | os.PathLike, val_fraction: float = 0.1,
+                max_chars: int | None = None) -> tuple[Path, Path]:
+    """:func:`train_val_split` of a corpus (its first ``max_chars`` characters if given), written
+    to two UTF-8 files in ``data/cache/corpora/`` (once, atomically), for ``train_bpe`` and
+    ``encode_to_memmap``. Returns ``(train_path, val_path)``."""
+    text = load_corpus(name_or_path)
+    if max_chars is not None:
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 2:
+            raise ValueError(f"max_chars must be an int >= 2 or None, got {max_chars!r}")
+        text = text[:max_chars]
+    train, val = train_val_split(text, val_fraction)
+    stem = name_or_path if isinstance(name_or_path, str) and name_or_path in CORPORA \
+        else Path(name_or_path).stem
+    return _write_once(train, f"{stem}-train"), _write_once(val, f"{stem}-val")
 
 
 def check_uint16(tokenizer: "Tokenizer") -> None:

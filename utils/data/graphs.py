@@ -306,3 +306,12 @@ def inject_bots(data: GraphData, num_bots: int, edges_per_bot: int, seed: int = 
                    val_mask=torch.cat([data.val_mask, pad]),
                    test_mask=torch.cat([data.test_mask, pad]),
                    name=f"{data.name} + {num_bots} bots", info=info)
+
+
+def random_graph(num_nodes: int, num_edges: int, seed: int = 0) -> torch.Tensor:
+    """(2, num_edges) uniformly random directed edges (duplicates and self-loops allowed), for
+    timing the layers (``bench/bench_gnn.py``, notebook 21)."""
+    num_nodes = _positive_int("num_nodes", num_nodes)
+    num_edges = _positive_int("num_edges", num_edges, 0)
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randint(0, num_nodes, (2, num_edges), generator=g)

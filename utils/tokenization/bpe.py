@@ -185,6 +185,18 @@ def train_bpe(input_path: str | os.PathLike, vocab_size: int,
     return vocab, merges
 
 
+def train_bpe_timed(input_path: str | os.PathLike, vocab_size: int,
+                    special_tokens: Sequence[str] | None = None,
+                    num_processes: int | None = None
+                    ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]], dict]:
+    """:func:`train_bpe` returning ``(vocab, merges, timings)``; a module-level function, so
+    notebook 05 can run it in a fresh process to measure its peak memory."""
+    timings: dict = {}
+    vocab, merges = train_bpe(input_path, vocab_size, special_tokens, num_processes=num_processes,
+                              timings=timings)
+    return vocab, merges, timings
+
+
 def naive_bpe_merges(word_counts: Mapping[bytes, int], num_merges: int
                      ) -> list[tuple[bytes, bytes]]:
     """The textbook algorithm, kept as a readable reference: recount every pair, merge the best.

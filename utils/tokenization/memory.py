@@ -12,12 +12,17 @@ streaming encoder's memory bound) and ``bench/bench_bpe.py``.
   parent's pages, which their RSS would count a second time; USS counts what they add.
 
 The reported growth is ``peak - resident size at the start``: memory the call needed beyond
-what the process already held.
+what the process already held. A long-lived process keeps memory it freed (CPython's allocator
+rarely returns it), which would hide a call's peak; :func:`measure_in_fresh_process` therefore
+runs the call in a new interpreter (``spawn``) and measures there. :func:`encode_count` and
+:func:`stream_count` are picklable encoding jobs for it.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -100,3 +105,49 @@ def measure_peak(fn: Callable[..., Any], *args, interval: float = 0.01, **kwargs
     if exact:
         peak["self"] = max(peak["self"], (_status_kb("VmHWM") or 0) * 1024)
     return result, PeakMemory(max(0, peak["self"] - start_rss), peak["children"], exact)
+
+
+def _child(conn, fn, args, kwargs) -> None:
+    try:
+        t0 = time.perf_counter()
+        result, peak = measure_peak(fn, *args, **kwargs)
+        conn.send(("ok", result, peak, time.perf_counter() - t0))
+    except BaseException as exc:  # noqa: BLE001 - sent back and re-raised in the parent
+        conn.send(("error", exc, None, 0.0))
+    finally:
+        conn.close()
+
+
+def measure_in_fresh_process(fn: Callable[..., Any], *args, **kwargs
+                             ) -> tuple[Any, PeakMemory, float]:
+    """Run ``measure_peak(fn, *args, **kwargs)`` in a new interpreter; return the result, the
+    :class:`PeakMemory` and the call's wall time in seconds. ``fn``, its arguments and its result
+    must be picklable (module-level functions). The child may start its own workers."""
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, fn, args, kwargs))
+    proc.start()
+    send.close()
+    try:
+        status, result, peak, wall = recv.recv()
+    except EOFError:
+        proc.join()
+        raise RuntimeError(f"the measuring process died (exit code {proc.exitcode})") from None
+    proc.join()
+    if status == "error":
+        raise result
+    return result, peak, wall
+
+
+def encode_count(vocab, merges, special_tokens, text: str) -> int:
+    """Build a tokenizer and ``encode`` the whole text (the ids are kept in a list)."""
+    from .tokenizer import Tokenizer
+
+    return len(Tokenizer(vocab, merges, special_tokens).encode(text))
+
+
+def stream_count(vocab, merges, special_tokens, chunks: list[str]) -> int:
+    """Build a tokenizer and stream ``chunks`` through ``encode_iterable``, counting the ids."""
+    from .tokenizer import Tokenizer
+
+    return sum(1 for _ in Tokenizer(vocab, merges, special_tokens).encode_iterable(chunks))

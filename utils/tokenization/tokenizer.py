@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 from functools import reduce
+from itertools import repeat
 from operator import iadd
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -218,7 +219,7 @@ class Tokenizer:
         rank_of = self._pair_rank.get
         merged = self._merged_id
         none = len(merged)
-        ranks = [rank_of(p, none) for p in zip(ids, ids[1:])]
+        ranks = list(map(rank_of, zip(ids, ids[1:]), repeat(none)))
         while True:
             best = min(ranks)
             if best == none:
