@@ -24,6 +24,8 @@ import os
 os.environ.setdefault("RAYON_RS_NUM_CPUS", "2")
 
 import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from bench.common import Result, compare, load_note, ratio_result, time_call  # noqa: E402
@@ -136,6 +138,13 @@ def run(quick: bool) -> list[Result]:
     results.append(Result("train: time ~ size^k, fitted k", k, "", "sizes "
                           + ", ".join(f"{x / 2**20:.2f}" for x in xs) + " MiB",
                           target="<= 1.1", ok=k <= 1.1))
+    mib = np.asarray(xs) / 2**20
+    slope, intercept = np.polyfit(mib, ys, 1)
+    worst = float(np.max(np.abs(np.polyval([slope, intercept], mib) - ys) / ys))
+    results.append(Result("train: straight-line fit t = a + b * MiB, b", slope, "s/MiB",
+                          f"a = {intercept:.2f} s (the merges' share, which grows with the "
+                          f"number of distinct words, not bytes); largest deviation from the "
+                          f"line {worst:.0%}"))
 
     # 3. encoding throughput, one thread, same merges
     tok = Tokenizer(*trained["ours"], special_tokens=[EOT])

@@ -89,7 +89,7 @@ if VOCAB < 256 + 1:
                          f"257 (256 bytes + the special token); got {P.vocab_size}")
 MAX_CHARS = P.pick(smoke=300_000, laptop=None, full=None)  # per corpus; None: all of it
 WINDOW = P.pick(smoke=2_000, laptop=20_000, full=20_000)    # characters per sampled document
-N_DOCS = 10                                                 # documents per sample, as in the handout
+N_DOCS = 10  # documents per sample, as in the handout
 SPEED_CHARS = P.pick(smoke=100_000, laptop=1_000_000, full=1_000_000)  # text per throughput run
 if P.corpus_path and not Path(P.corpus_path).is_file():
     raise ParameterError(f"parameter 'corpus_path' must name an existing UTF-8 text file; "
@@ -127,8 +127,18 @@ def printed(*args):
     return buf.getvalue()
 
 
-print(f"vocabulary {VOCAB:,}; corpora {'first ' + format(MAX_CHARS, ',') + ' characters' if MAX_CHARS else 'in full'}; "
-      f"{P.num_processes} pre-tokenization process(es); load average {load_average():.1f}")
+extent = f"first {MAX_CHARS:,} characters" if MAX_CHARS else "in full"
+if P.profile == "full":
+    # bench_bpe measured about 1.2 s per MiB (+1 s) for training on this 2-core machine; the
+    # notebook trains each offline corpus twice (Table 6 and Table 8) plus corpus_path once.
+    own_mb = 2 * sum(len(corpora.load_corpus(n).encode())
+                     for n in ("shakespeare", "python")) / 2**20
+    extra_mb = Path(P.corpus_path).stat().st_size / 2**20 if P.corpus_path else 0.0
+    print(f"full profile: the assignment's settings; estimated cost about "
+          f"{(1.5 * (own_mb + extra_mb) + 120) / 60:.0f} min of training "
+          f"({extra_mb:,.0f} MiB from corpus_path)")
+print(f"vocabulary {VOCAB:,}; corpora {extent}; {P.num_processes} pre-tokenization "
+      f"process(es); load average {load_average():.1f}")
 
 # %% [markdown]
 # ## 1. One character: `chr(0)` (unicode1)
@@ -142,7 +152,8 @@ shown = printed(c)
 s = "this is a test" + chr(0) + "string"
 rows = pd.DataFrame({
     "expression": ["ord(chr(0))", "unicodedata.category(chr(0))", "repr(chr(0))",
-                   "what print(chr(0)) writes", "len(that)", "s = 'this is a test' + chr(0) + 'string'",
+                   "what print(chr(0)) writes", "len(that)",
+                   "s = 'this is a test' + chr(0) + 'string'",
                    "len(s)", "s == 'this is a teststring'", "s.split(chr(0))"],
     "value": [str(ord(c)), unicodedata.category(c), repr(c), repr(shown), str(len(shown)),
               repr(s), str(len(s)), str(s == "this is a teststring"), str(s.split(chr(0)))]})
@@ -351,9 +362,10 @@ def train_run(config, ctx):
 def train_config(name, path, vocab_size):
     import hashlib
 
-    return {"version": 1, "corpus": name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-            "path": str(path), "vocab_size": vocab_size, "special_tokens": [EOT],
-            "num_processes": P.num_processes}
+    with open(path, "rb") as fh:  # hashed in blocks: a user corpus may be gigabytes
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"version": 1, "corpus": name, "sha256": digest, "path": str(path),
+            "vocab_size": vocab_size, "special_tokens": [EOT], "num_processes": P.num_processes}
 
 
 trained = {name: store.run(train_config(name, splits[name][0], VOCAB), train_run)
@@ -397,14 +409,21 @@ show_table(train_df, "Table 6: BPE training (wall time of train_bpe in a fresh p
 
 
 def kind(token: bytes) -> str:
+    """A rough class of a token, to describe the longest ones."""
     s = token.decode("utf-8", errors="replace")
-    if not s.strip():
+    core = s.strip()
+    if not core:
         return "whitespace run"
-    if s.strip().isalpha():
-        return "word" if s == s.strip() else "word with its leading space"
-    if any(ch in s for ch in "_()[]{}=.:#,'\"") or s.strip().isidentifier():
-        return "code / punctuation"
-    return "other"
+    if len(set(core)) == 1 and not core.isalnum():
+        return "ruler (one symbol repeated)"
+    if core.isalpha():
+        return "word" if s == core else "word with its leading space"
+    return "code / punctuation"
+
+
+PLURAL = {"whitespace run": "whitespace runs", "ruler (one symbol repeated)": "rulers",
+          "word": "words", "word with its leading space": "words with their leading space",
+          "code / punctuation": "code fragments"}
 
 
 def visible(token: bytes) -> str:
@@ -419,8 +438,9 @@ for name in trained:
     train_text = texts[name][0] if name in texts else None
     longest[name] = [{"token": visible(t), "bytes": len(t),
                       "kind": kind(t),
-                      "occurrences in training text": (train_text.count(t.decode("utf-8", "replace"))
-                                                       if train_text is not None else float("nan"))}
+                      "occurrences in training text":
+                          (train_text.count(t.decode("utf-8", "replace"))
+                           if train_text is not None else float("nan"))}
                      for t in ranked]
     show_table(pd.DataFrame(longest[name]), f"Table 7{'abc'[list(trained).index(name)]}: the "
                f"longest tokens learned on {name} (␣ is a space).",
@@ -431,29 +451,33 @@ def describe_longest(name):
     rows = longest[name]
     kinds = pd.Series([r["kind"] for r in rows]).value_counts()
     top = rows[0]
-    return (f"on **{name}** the longest token is {top['token']} ({top['bytes']} bytes, a "
-            f"{top['kind']}, {top['occurrences in training text']:,.0f} occurrences); among "
-            f"the {len(rows)} longest, " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
+    return (f"on **{name}** the longest is {top['token']} ({top['bytes']} bytes, "
+            f"{top['kind']}, {top['occurrences in training text']:,.0f} occurrences) and the "
+            f"{len(rows)} longest are " + ", ".join(f"{n} {PLURAL[k] if n > 1 else k}"
+                                                     for k, n in kinds.items()))
 
 
 REASONS = {"whitespace run": {"shakespeare": "the Gutenberg text indents verse and stage "
-                                             "directions with runs of spaces after a newline",
-                              "python": "Python indents blocks by multiples of 4 spaces"},
-           "word": "frequent words (in the plays also the speakers' names, written in capitals "
-                   "at the start of each speech)",
-           "code / punctuation": "docstring quotes, dunder names and operators"}
+                                             "directions with runs of spaces",
+                              "python": "code is indented by multiples of 4 spaces"},
+           "ruler (one symbol repeated)": "comment lines of one repeated symbol (#####, -----, "
+                                          "=====) that separate sections of code and docstrings",
+           "word": "long words and names that recur (in the plays the speakers' names, repeated "
+                   "before every speech)",
+           "word with its leading space": "long words and names that recur (in the plays the "
+                                          "speakers' names, repeated before every speech)",
+           "code / punctuation": "code idioms the library repeats"}
 
 
 def why_longest(name):
-    kinds = [r["kind"] for r in longest[name]]
-    top = max(set(kinds), key=kinds.count)
-    if top == "whitespace run":
-        reason = REASONS[top].get(name, "indentation")
-    elif top.startswith("word"):
-        reason = REASONS["word"]
-    else:
-        reason = REASONS.get(top, "strings the corpus repeats")
-    return f"on {name} mostly {top}s: {reason}"
+    kinds = pd.Series([r["kind"] for r in longest[name]]).value_counts()
+    reasons = []
+    for k in kinds.index:
+        r = REASONS[k]
+        r = r.get(name, "indentation") if isinstance(r, dict) else r
+        if r not in reasons:
+            reasons.append(r)
+    return f"on {name}, " + " and ".join(reasons)
 
 
 sh, py = trained["shakespeare"], trained["python"]
@@ -477,25 +501,28 @@ answer(f"**train_bpe (a), measured.** Training to {VOCAB:,} tokens took "
 # %%
 learned = {n: {t for i, t in r["vocab"].items() if i > 256} for n, r in trained.items()}
 shared = learned["shakespeare"] & learned["python"]
-only = {n: sorted(learned[n] - shared, key=lambda t: (-len(t), t)) for n in ("shakespeare", "python")}
 fig, ax = plots.subplots(1, 1, width=7.5, height=3.2)
 bins = np.arange(1, 26)
 for n in ("shakespeare", "python"):
     lengths = [len(t) for t in learned[n]]
-    ax.hist(lengths, bins=bins, histtype="step", linewidth=1.6, label=f"{n} ({len(lengths):,} tokens)")
+    ax.hist(lengths, bins=bins, histtype="step", linewidth=1.6,
+            label=f"{n} ({len(lengths):,} tokens)")
 ax.set_xlabel("token length (bytes)")
 ax.set_ylabel("number of learned tokens")
 ax.legend()
 plots.show(fig, "token_lengths", f"Lengths of the learned tokens (ids > 256) of the two "
            f"{VOCAB:,}-token vocabularies; longer tokens are clipped at 25 bytes.")
-freq_code = [t for t in only["python"] if kind(t) == "code / punctuation"][:6]
-freq_prose = [t for t in only["shakespeare"] if kind(t).startswith("word")][:6]
+first_only = {}
+for n in ("shakespeare", "python"):
+    ids = sorted(i for i, t in trained[n]["vocab"].items() if i > 256 and t not in shared)
+    first_only[n] = [visible(trained[n]["vocab"][i]) for i in ids
+                     if kind(trained[n]["vocab"][i]) != "whitespace run"][:8]
 answer(f"The two vocabularies share {len(shared):,} of their {len(learned['shakespeare']):,} "
-       f"learned tokens ({len(shared) / len(learned['shakespeare']):.0%}). Tokens only the code "
-       f"tokenizer has are identifiers and operators such as "
-       f"{', '.join(repr(t.decode('utf-8', 'replace')) for t in freq_code)}; only the prose one "
-       f"has {', '.join(repr(t.decode('utf-8', 'replace')) for t in freq_prose)}. The seed's "
-       f"OpenWebText answer (long mojibake tokens such as 'Ã‚Ã‚...') is plausible for scraped "
+       f"learned tokens ({len(shared) / len(learned['shakespeare']):.0%}). The first tokens, in "
+       f"merge order (the most frequent pairs come first), that only the code tokenizer learned: "
+       f"{', '.join(first_only['python'])}; only the prose one: "
+       f"{', '.join(first_only['shakespeare'])} (␣ is a space). The seed's "
+f"OpenWebText answer (long mojibake tokens such as 'Ã‚Ã‚...') is plausible for scraped "
        f"web text, where a repeated encoding error is a frequent string, but it cannot be "
        f"checked offline; train on OpenWebText with `corpus_path` to see.")
 
@@ -540,7 +567,7 @@ ax.barh(names, pre, label="pre-tokenization (regex + counting, parallel)", color
 ax.barh(names, mer, left=pre, label="merging (incremental + heap)", color="#dd8452")
 ax.set_xlabel("seconds")
 ax.set_ylabel("corpus")
-ax.legend(loc="lower right")
+ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
 plots.show(fig, "training_time", "Where BPE training time goes (Table 6's runs).")
 rows = []
 for name, r in prof.items():
@@ -566,9 +593,11 @@ elif one / many >= 1.1:
     parallel = (f"{one / many:.1f}x faster on {P.num_processes} processes ({many:.2f} s against "
                 f"{one:.2f} s on one, load average {r0['load']:.1f})")
 else:
+    small = len(texts["shakespeare"][0]) < 2_000_000
     parallel = (f"but here {P.num_processes} processes took {many:.2f} s against {one:.2f} s on "
                 f"one: with load average {r0['load']:.1f} on 2 cores there was no idle core to "
-                f"use, and on small inputs starting the workers costs more than it saves")
+                f"use" + (", and on an input this small starting the workers costs more than "
+                          "it saves" if small else ""))
 answer(f"**train_bpe_tinystories (b).** Measured, not guessed: pre-tokenization takes "
        f"{share[0]:.0%} of the Shakespeare run and {share[1]:.0%} of the Python run, merging "
        f"the rest. Pre-tokenization is the regular expression over every character and "

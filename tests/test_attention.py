@@ -245,6 +245,19 @@ def test_naive_peak_memory_holds_the_score_matrix_blocked_does_not():
         measure_attention("flash3", 8)
 
 
+def test_measure_attention_counts_the_matmul_flops():
+    S, d = 64, 8
+    full = 2 * 2 * S * S * d                               # Q Kᵀ and α V, 2 FLOPs per MAC
+    assert measure_attention("naive", S, d_k=d, repeat=1, count_flops=True)["flops"] == full
+    blocked = measure_attention("blocked", S, d_k=d, repeat=1, count_flops=True, block_q=16,
+                                block_k=16)
+    assert blocked["flops"] == full
+    causal = measure_attention("blocked", S, d_k=d, causal=True, repeat=1, count_flops=True,
+                               block_q=16, block_k=16)
+    n_tiles = S // 16 * (S // 16 + 1) // 2                 # tiles on or below the diagonal
+    assert causal["flops"] == n_tiles * 2 * 2 * 16 * 16 * d
+
+
 def test_input_gradient_profile_conv_receptive_field():
     """A stack of L convolutions of kernel 3 sees exactly 2L + 1 inputs; attention sees all."""
     torch.manual_seed(0)

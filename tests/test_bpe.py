@@ -16,7 +16,7 @@ from utils.tokenization.bpe import (bpe_merges, initial_vocab, naive_bpe_merges,
                                     train_bpe_from_counts)
 from utils.tokenization.pretokenize import (_GPT2_RE, _GPT2_RE_ASCII, count_file_pretokens,
                                             count_pretokens, find_chunk_boundaries, pretokenize,
-                                            read_chunk)
+                                            read_chunk, safe_blocks)
 
 EOT = "<|endoftext|>"
 
@@ -94,6 +94,9 @@ def test_running_out_of_pairs_warns(tmp_path):
 
 # --- pre-tokenization -----------------------------------------------------------------------
 
+PIECES = ["a", "bc", " ", "  ", "\n", "\n\n\n", "'", "ll", "'s", "1", ".", "é", "😀", EOT, "\t"]
+
+
 def test_gpt2_pretokens_by_hand():
     assert pretokenize("Hello, world! It's 2024  \n\n ok") == \
         ["Hello", ",", " world", "!", " It", "'s", " 2024", "  \n\n", " ok"]
@@ -106,16 +109,21 @@ def test_ascii_fast_path_equals_regex_module(s):
     assert _GPT2_RE_ASCII.findall(s) == _GPT2_RE.findall(s)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=300), st.integers(1, 40))
+def test_mixed_ascii_blocks_equal_regex_module(pieces, block_chars):
+    text = "".join(pieces).replace(EOT, "x")
+    assert pretokenize(text, block_chars=block_chars) == _GPT2_RE.findall(text)
+
+
 def test_special_tokens_split_and_longest_wins():
     counts = count_pretokens(f"a{EOT}{EOT}b", [EOT, EOT + EOT])
     assert counts == {"a": 1, "b": 1}
     assert count_pretokens(f"x{EOT}y", None) != count_pretokens(f"x{EOT}y", [EOT])
 
 
-PIECES = ["a", "bc", " ", "  ", "\n", "\n\n\n", "'", "ll", "'s", "1", ".", "é", "😀", EOT, "\t"]
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(PIECES), max_size=400), st.integers(2, 9),
        st.booleans())
 def test_chunked_counts_equal_whole_text_counts(tmp_path, pieces, n_chunks, with_special):
@@ -135,6 +143,15 @@ def test_chunked_counts_equal_whole_text_counts(tmp_path, pieces, n_chunks, with
         for k, v in count_pretokens(read_chunk(path, a, b), specials).items():
             total[k] = total.get(k, 0) + v
     assert total == dict(count_pretokens(text, specials))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=300), st.integers(1, 60))
+def test_counting_in_blocks_equals_counting_whole(pieces, block_chars):
+    text = "".join(pieces)
+    whole = count_pretokens(text, [EOT], block_chars=10**9)
+    assert count_pretokens(text, [EOT], block_chars=block_chars) == whole
+    assert "".join(safe_blocks(text, block_chars)) == text
 
 
 def test_parallel_counts_equal_serial_counts(tmp_path):

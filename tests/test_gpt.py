@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from utils.nn.gpt import (GPT, Block, GPTEmbedding, LayerNorm, MultiHeadedAttention,
-                          create_sinusoidal_embeddings, decoder_parameter_count,
+from utils.nn.gpt import (GPT, Block, GPTEmbedding, LayerNorm, LayerNormFunction,
+                          MultiHeadedAttention, create_sinusoidal_embeddings, decoder_parameter_count,
                           gpt_parameter_count, mha_parameter_count)
 
 torch.set_num_threads(1)
@@ -38,6 +38,29 @@ def test_layernorm_matches_torch_without_calling_it(monkeypatch):
     torch.testing.assert_close(y.var(-1, unbiased=False),
                                x.var(-1, unbiased=False) / (x.var(-1, unbiased=False) + 1e-5),
                                rtol=0, atol=1e-12)
+
+
+def test_fast_layernorm_hand_derived_backward():
+    torch.manual_seed(6)
+    x = torch.randn(3, 5, 7, dtype=DT, requires_grad=True)
+    w = torch.randn(7, dtype=DT, requires_grad=True)
+    b = torch.randn(7, dtype=DT, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *a: LayerNormFunction.apply(*a, 1e-5), (x, w, b))
+    slow, fast = LayerNorm(7).to(DT), LayerNorm(7, fast=True).to(DT)
+    with torch.no_grad():
+        for m in (slow, fast):
+            m.weight.copy_(w)
+            m.bias.copy_(b)
+    ref = nn.LayerNorm(7).to(DT)
+    ref.load_state_dict(slow.state_dict())
+    outs = [m(x) for m in (slow, fast, ref)]
+    gy = torch.randn_like(outs[0])
+    grads = [torch.autograd.grad((o * gy).sum(), [x, m.weight, m.bias])
+             for o, m in zip(outs, (slow, fast, ref))]
+    for o, g in zip(outs[1:], grads[1:]):
+        torch.testing.assert_close(o, outs[0], rtol=0, atol=1e-12)
+        for u, v in zip(g, grads[0]):
+            torch.testing.assert_close(u, v, rtol=0, atol=1e-12)
 
 
 def copy_mha(ours: MultiHeadedAttention, ref: nn.MultiheadAttention) -> None:

@@ -170,7 +170,7 @@ def test_bad_measurement_arguments():
         hw.measure_matmul(8, dtype="int8")
     with pytest.raises(ValueError, match="op must be"):
         hw.measure_bandwidth("triad", 1024)
-    with pytest.raises(ValueError, match="repeats must be"):
+    with pytest.raises(ValueError, match="repeats and warmup must be"):
         hw.time_samples(lambda: None, repeats=0)
     with pytest.raises(ValueError, match="dtype must be one of"):
         hw.theoretical_peak(hw.cpu_info_from_text(X86), dtype="fp8")

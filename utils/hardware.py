@@ -443,25 +443,28 @@ def _sync(device) -> None:
 
 
 def time_samples(fn, device="cpu", repeats: int = 5, min_time: float = 0.05,
-                 warmup: int = 1) -> dict[str, list[float]]:
+                 warmup: int = 1, max_time: float | None = None) -> dict[str, list[float]]:
     """Seconds per call of ``fn``: ``repeats`` samples, each the mean of enough back-to-back calls
     to last at least ``min_time`` (so timer resolution and launch jitter do not dominate).
 
     Returns ``{"wall": [...], "cpu": [...]}``: wall-clock seconds, and this process's CPU seconds
     (all threads) per call. On a busy machine the wall time includes waiting for a core; the
     CPU time does not, so FLOPs / CPU-second estimates what one *busy* core delivers.
+    ``max_time`` (seconds) stops after the sample that exceeds it, keeping at least two, so a
+    slow point on a busy machine cannot stall a sweep; the last warm-up call sizes the samples.
     """
-    if repeats < 1 or min_time < 0:
-        raise ValueError(f"repeats must be >= 1 and min_time >= 0, got {repeats}, {min_time}")
+    if repeats < 1 or min_time < 0 or warmup < 1:
+        raise ValueError(f"repeats and warmup must be >= 1 and min_time >= 0, got {repeats}, "
+                         f"{warmup}, {min_time}")
     for _ in range(warmup):
+        _sync(device)
+        t0 = time.perf_counter()
         fn()
-    _sync(device)
-    t0 = time.perf_counter()
-    fn()
-    _sync(device)
-    once = max(time.perf_counter() - t0, 1e-7)
+        _sync(device)
+        once = max(time.perf_counter() - t0, 1e-7)
     calls = max(1, int(min_time / once))
     wall, cpu = [], []
+    start = time.perf_counter()
     for _ in range(repeats):
         _sync(device)
         c0, t0 = time.process_time(), time.perf_counter()
@@ -470,6 +473,8 @@ def time_samples(fn, device="cpu", repeats: int = 5, min_time: float = 0.05,
         _sync(device)
         wall.append((time.perf_counter() - t0) / calls)
         cpu.append((time.process_time() - c0) / calls)
+        if max_time is not None and len(wall) >= 2 and time.perf_counter() - start > max_time:
+            break
     return {"wall": wall, "cpu": cpu}
 
 
@@ -479,7 +484,8 @@ _DTYPES = {"fp32": torch.float32, "fp64": torch.float64, "fp16": torch.float16,
 
 def measure_matmul(n: int, threads: int | None = None, dtype: str = "fp32", device="cpu",
                    repeats: int = 5, min_time: float = 0.05, seed: int = 0,
-                   m: int | None = None, k: int | None = None) -> dict:
+                   m: int | None = None, k: int | None = None,
+                   max_time: float | None = None) -> dict:
     """GFLOP/s of ``C = A @ B`` with A (m×k), B (k×n) (square n×n×n by default): 2·m·k·n FLOPs
     per call, one sample per repeat. ``gflops`` is per wall-clock second; ``gflop_per_cpu_s``
     per CPU-second of the process (see :func:`time_samples`)."""
@@ -493,7 +499,8 @@ def measure_matmul(n: int, threads: int | None = None, dtype: str = "fp32", devi
     b = torch.randn(k, n, generator=g).to(device=device, dtype=_DTYPES[dtype])
     out = torch.empty(m, n, device=device, dtype=_DTYPES[dtype])
     with num_threads(threads if torch.device(device).type == "cpu" else None):
-        secs = time_samples(lambda: torch.matmul(a, b, out=out), device, repeats, min_time)
+        secs = time_samples(lambda: torch.matmul(a, b, out=out), device, repeats, min_time,
+                            max_time=max_time)
     flops = 2 * m * k * n
     return {"n": n, "m": m, "k": k, "threads": threads, "dtype": dtype, "device": str(device),
             "seconds": secs["wall"], "gflops": [flops / s / 1e9 for s in secs["wall"]],
@@ -501,13 +508,15 @@ def measure_matmul(n: int, threads: int | None = None, dtype: str = "fp32", devi
 
 
 def measure_bandwidth(op: str, nbytes: int, threads: int | None = None, device="cpu",
-                      repeats: int = 5, min_time: float = 0.05) -> dict:
+                      repeats: int = 5, min_time: float = 0.05,
+                      max_time: float | None = None) -> dict:
     """GB/s of ``copy`` (``dst.copy_(src)``: counts the bytes read + written, 2·nbytes) or
     ``reduce`` (``src.sum()``: counts the bytes read, nbytes) on an fp32 tensor of ``nbytes``.
 
     A store to a cache line that is not yet cached first reads it (write-allocate), so the
     hardware moves up to 3·nbytes for a copy; the convention here counts 2·nbytes, the traffic
-    a program asks for (STREAM's convention)."""
+    a program asks for (STREAM's convention). ``gbs`` is per wall-clock second,
+    ``gb_per_cpu_s`` per CPU-second of the process."""
     if op not in ("copy", "reduce"):
         raise ValueError(f"op must be 'copy' or 'reduce', got {op!r}")
     if nbytes < 4:
@@ -520,9 +529,10 @@ def measure_bandwidth(op: str, nbytes: int, threads: int | None = None, device="
     else:
         fn, moved = (lambda: src.sum()), numel * 4
     with num_threads(threads if torch.device(device).type == "cpu" else None):
-        secs = time_samples(fn, device, repeats, min_time)
+        secs = time_samples(fn, device, repeats, min_time, max_time=max_time)
     return {"op": op, "nbytes": numel * 4, "threads": threads, "device": str(device),
-            "seconds": secs["wall"], "gbs": [moved / s / 1e9 for s in secs["wall"]]}
+            "seconds": secs["wall"], "gbs": [moved / s / 1e9 for s in secs["wall"]],
+            "gb_per_cpu_s": [moved / max(c, 1e-9) / 1e9 for c in secs["cpu"]]}
 
 
 # --------------------------------------------------------------------------------------------

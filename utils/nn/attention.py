@@ -318,11 +318,13 @@ def time_call(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> flo
 
 def measure_attention(impl: str, seq_len: int, d_k: int = 64, batch: int = 1, heads: int = 1,
                       causal: bool = False, repeat: int = 3, seed: int = 0,
-                      **kwargs) -> dict:
+                      count_flops: bool = False, **kwargs) -> dict:
     """Forward time (median s) and peak memory (bytes) of one attention implementation.
 
     ``impl`` is a key of :data:`IMPLEMENTATIONS`; extra keyword arguments go to it (e.g.
     ``block_q``, ``window`` for ``blocked``). Inputs are float32 (batch, heads, seq_len, d_k).
+    ``count_flops`` adds the matrix-multiply FLOPs seen by ``FlopCounterMode`` (0 for torch's
+    fused CPU kernel, which the counter does not know).
     """
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"unknown attention implementation {impl!r}; choose one of "
@@ -338,8 +340,15 @@ def measure_attention(impl: str, seq_len: int, d_k: int = 64, batch: int = 1, he
 
     seconds = time_call(call, repeat=repeat)
     peak = peak_memory_bytes(call)
-    return {"impl": impl, "seq_len": seq_len, "time_s": seconds, "peak_bytes": peak,
-            "input_bytes": 3 * q.numel() * q.element_size()}
+    out = {"impl": impl, "seq_len": seq_len, "time_s": seconds, "peak_bytes": peak,
+           "input_bytes": 3 * q.numel() * q.element_size()}
+    if count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            call()
+        out["flops"] = counter.get_total_flops()
+    return out
 
 
 def input_gradient_profile(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -5,7 +5,7 @@
 The vocabulary starts with the 256 single bytes (id = byte value) and the special tokens
 (ids 256, 257, ...). Training then repeats, until ``vocab_size`` tokens exist:
 
-    (a, b) = argmax over adjacent pairs of  count(a, b)        (ties: the greater (bytes a, bytes b))
+    (a, b) = argmax over adjacent pairs of count(a, b)   (ties: the greater (bytes a, bytes b))
     add the token a+b with the next id; replace every a b by a+b in every pre-token
 
 ``merges`` lists the pairs in the order they were added; ``vocab`` maps ids 0..vocab_size-1 to

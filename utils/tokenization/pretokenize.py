@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import regex
 
@@ -38,11 +38,28 @@ GPT2_PAT_ASCII = r"""'(?:[sdmt]|ll|ve|re)| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+
 
 _GPT2_RE = regex.compile(GPT2_PAT)
 _GPT2_RE_ASCII = re.compile(GPT2_PAT_ASCII, re.ASCII)
+# A newline between two printable ASCII characters: the GPT-2 pattern always ends a pre-token
+# before the "\n" (nothing but whitespace joins a newline) and starts a new one after it.
+_SAFE_NEWLINE = re.compile(rb"[\x21-\x7e]\n[\x21-\x7e]")
+_SAFE_NEWLINE_STR = re.compile(r"[\x21-\x7e]\n[\x21-\x7e]")
 
 
-def pretokenize(text: str) -> list[str]:
-    """The GPT-2 pre-tokens of ``text`` (no special-token handling), in order."""
-    return (_GPT2_RE_ASCII if text.isascii() else _GPT2_RE).findall(text)
+def pretokenize(text: str, block_chars: int = 4096) -> list[str]:
+    """The GPT-2 pre-tokens of ``text`` (no special-token handling), in order.
+
+    ASCII text goes to the fast pattern. A longer text with some non-ASCII characters is cut into
+    blocks of about ``block_chars`` at ``x\\nY`` newlines (:func:`safe_blocks`), so that only the
+    blocks that need it pay for the ``regex`` engine (web text often has one curly quote per
+    page).
+    """
+    if text.isascii():
+        return _GPT2_RE_ASCII.findall(text)
+    if len(text) <= block_chars:
+        return _GPT2_RE.findall(text)
+    out: list[str] = []
+    for block in safe_blocks(text, block_chars):
+        out += (_GPT2_RE_ASCII if block.isascii() else _GPT2_RE).findall(block)
+    return out
 
 
 def check_special_tokens(special_tokens: Sequence[str] | None) -> list[str]:
@@ -88,22 +105,35 @@ def split_on_special(text: str, special_re: re.Pattern | None) -> Iterator[tuple
         yield text[pos:], False
 
 
-def count_pretokens(text: str, special_tokens: Sequence[str] | None = None) -> Counter:
-    """How often each pre-token occurs in ``text`` after removing the special tokens."""
+def safe_blocks(text: str, size: int = 1 << 20) -> Iterator[str]:
+    """Cut ``text`` into pieces of about ``size`` characters at ``x\\nY`` newlines (see the module
+    docstring), whose pre-tokens together are exactly those of ``text``. Bounds the memory of
+    ``findall`` on long texts; a text with no such newline stays whole."""
+    start = 0
+    while len(text) - start > size:
+        m = _SAFE_NEWLINE_STR.search(text, start + size)
+        if m is None:
+            break
+        yield text[start:m.start() + 2]
+        start = m.start() + 2
+    yield text[start:]
+
+
+def count_pretokens(text: str, special_tokens: Sequence[str] | None = None,
+                    block_chars: int = 1 << 20) -> Counter:
+    """How often each pre-token occurs in ``text`` after removing the special tokens (long
+    pieces are counted in blocks of about ``block_chars`` characters: see :func:`safe_blocks`)."""
     counts: Counter = Counter()
     for piece, is_special in split_on_special(text, special_token_regex(special_tokens or [])):
         if not is_special:
-            counts.update(pretokenize(piece))  # Counter.update(list) counts in C
+            for block in safe_blocks(piece, block_chars):
+                counts.update(pretokenize(block))  # Counter.update(list) counts in C
     return counts
 
 
 # ---------------------------------------------------------------------------------------------
 # Chunk boundaries for parallel pre-tokenization
 # ---------------------------------------------------------------------------------------------
-
-# A newline between two printable ASCII characters: the GPT-2 pattern always ends a pre-token
-# before the "\n" (nothing but whitespace joins a newline) and starts a new one after it.
-_SAFE_NEWLINE = re.compile(rb"[\x21-\x7e]\n[\x21-\x7e]")
 
 
 def find_chunk_boundaries(path: str | os.PathLike, num_chunks: int,
@@ -218,7 +248,8 @@ def count_file_pretokens(path: str | os.PathLike, special_tokens: Sequence[str] 
     size = os.path.getsize(path)
     if n == 1 or size < min_parallel_bytes:
         return _count_chunk((path, 0, size, tokens))
-    bounds = find_chunk_boundaries(path, 4 * n, tokens)  # several chunks per worker: balance
+    # Several chunks per worker (load balance), none above 64 MiB (memory per worker).
+    bounds = find_chunk_boundaries(path, max(4 * n, -(-size // (64 << 20))), tokens)
     jobs = [(path, a, b, tokens) for a, b in zip(bounds[:-1], bounds[1:])]
     import multiprocessing as mp
 
@@ -229,8 +260,3 @@ def count_file_pretokens(path: str | os.PathLike, special_tokens: Sequence[str] 
             total.update(part)
     return total
 
-
-def iter_pretokens(pieces: Iterable[str]) -> Iterator[str]:
-    """Pre-tokens of several texts, one after another (each text pre-tokenized on its own)."""
-    for piece in pieces:
-        yield from pretokenize(piece)

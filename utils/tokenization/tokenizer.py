@@ -64,8 +64,9 @@ def str_to_token(text: str, where: str = "") -> bytes:
     try:
         return bytes(_U2B[c] for c in text)
     except KeyError as exc:
-        raise ValueError(f"{where}token {text!r} contains {exc.args[0]!r}, which is not one of "
-                         "the 256 characters GPT-2's bytes_to_unicode uses to write bytes") from None
+        raise ValueError(f"{where}token {text!r} contains {exc.args[0]!r}, which is not one "
+                         "of the 256 characters GPT-2's bytes_to_unicode uses to write bytes"
+                         ) from None
 
 
 class _WordCache(dict):

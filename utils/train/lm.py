@@ -225,6 +225,30 @@ def load_checkpoint(src, model: torch.nn.Module,
 # the training loop
 
 
+def pick_threads(max_threads: int | None = None, verbose: bool = True) -> int:
+    """Set and return torch's intra-op thread count for training on a CPU.
+
+    All cores (at most ``max_threads``), unless the 1-minute load average shows other processes
+    already using them: then 1. On a shared 2-core machine two threads that must synchronise at
+    every operation run many times slower than one (``../shared/research/perf_baselines.md``
+    §0 measured 18× for a GPT step at load 7-9). The thread count changes only float rounding.
+    """
+    import os
+
+    cores = os.cpu_count() or 1
+    want = min(cores, max_threads or cores)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    n = want if load < max(1.0, cores - 0.5) else 1
+    torch.set_num_threads(n)
+    if verbose:
+        print(f"torch threads: {n} ({cores} cores, load average {load:.1f})")
+    return n
+
+
+
 @dataclass
 class TrainConfig:
     """One training run (JSON-able: it is the run store's key)."""

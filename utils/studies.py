@@ -1,0 +1,458 @@
+"""Sweeps over the modular-arithmetic trainer and their figures (seed 001, problem 4; notebooks 11-16).
+
+A *study* trains the same model family over a grid of one or two settings (r_train, (L, d), B,
+weight decay), each point with several seeds and both models, then reads every run's history
+with the seed's definitions (:func:`utils.train.arithmetic.summary_row`):
+
+    L = min_t L^(t),  A = max_t A^(t),  t_f(·) = first step reaching it,  Δt = t_f(val) − t_f(train)
+
+optionally only over steps t ≤ T_max (a compute budget α·T, question 6). This module holds what the
+six studies share, so that each notebook only states its grid and reads its answers:
+
+* :func:`grid` and :func:`sweep_configs`: the configs of a study (grid points × models × seeds);
+* :func:`summary_frame`: one row per run (config columns + L, A, t_f, Δt, P) for
+  :func:`utils.stats.table` and the figures;
+* :func:`mean_curve`: the mean ± std over seeds of one metric's history;
+* :func:`plot_curves`: **curves over t coloured by a parameter with a colour bar** (linear or
+  log₂), the seed's figure for questions 3 (a), 5 (a), 6 (a) and 7 (a);
+* :func:`plot_metrics_vs`: **metric vs parameter, mean ± std over seeds, per model**, optionally
+  coloured by a second parameter with a colour bar: questions 3 (b), 5 (b), 6 (b) and 7 (b);
+* :func:`time_step` and :func:`estimate_cost`: seconds per training step of a config measured on
+  this machine, and the cost of a sweep predicted from them (printed before a sweep starts);
+* :func:`cpu_load`: the 1-minute load average, printed beside every timing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .train.arithmetic import (SUMMARY_COLUMNS, build_data, build_model, build_optimizer,
+                               check_config, evaluation_steps, make_config, summary_row)
+
+MODEL_LABELS = {"lstm": "LSTM", "gpt": "GPT"}
+MODEL_STYLES = {"lstm": dict(color="C0", ls="-", marker="o"),
+                "gpt": dict(color="C3", ls="--", marker="s")}
+
+# The four training curves of every study: (history split, metric, axis label).
+CURVE_PANELS = (("train", "loss", r"$\mathcal{L}_{\mathrm{train}}^{(t)}$"),
+                ("test", "loss", r"$\mathcal{L}_{\mathrm{val}}^{(t)}$"),
+                ("train", "accuracy", r"$\mathcal{A}_{\mathrm{train}}^{(t)}$"),
+                ("test", "accuracy", r"$\mathcal{A}_{\mathrm{val}}^{(t)}$"))
+
+# The eight per-run numbers the seed plots against a parameter (summary_row's keys).
+METRICS = ("L_train", "L_val", "A_train", "A_val", "tf_L_train", "tf_L_val", "tf_A_train",
+           "tf_A_val")
+METRIC_LABELS = {
+    "L_train": r"$\mathcal{L}_{\mathrm{train}}$", "L_val": r"$\mathcal{L}_{\mathrm{val}}$",
+    "A_train": r"$\mathcal{A}_{\mathrm{train}}$", "A_val": r"$\mathcal{A}_{\mathrm{val}}$",
+    "tf_L_train": r"$t_f(\mathcal{L}_{\mathrm{train}})$",
+    "tf_L_val": r"$t_f(\mathcal{L}_{\mathrm{val}})$",
+    "tf_A_train": r"$t_f(\mathcal{A}_{\mathrm{train}})$",
+    "tf_A_val": r"$t_f(\mathcal{A}_{\mathrm{val}})$",
+    "dt_L": r"$\Delta t(\mathcal{L})$", "dt_A": r"$\Delta t(\mathcal{A})$",
+}
+TABLE_LABELS = {k: label for k, (label, _) in SUMMARY_COLUMNS.items()}
+TABLE_BEST = {k: best for k, (_, best) in SUMMARY_COLUMNS.items() if best}
+
+
+# ---------------------------------------------------------------------------------------------
+# configs
+
+
+def grid(**axes: Sequence) -> list[dict]:
+    """The Cartesian product of named axes as a list of override dicts, first axis slowest.
+
+    ``grid(num_layers=[1, 2], embedding_size=[64, 128])`` →
+    ``[{num_layers: 1, embedding_size: 64}, {1, 128}, {2, 64}, {2, 128}]``.
+    """
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise TypeError(f"grid axis {name!r} must be a list of values, got {values!r}")
+        if len(list(values)) == 0:
+            raise ValueError(f"grid axis {name!r} is empty")
+    names = list(axes)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(list(axes[n]) for n in names))]
+
+
+def sweep_configs(points: Sequence[Mapping], models: Sequence[str], seeds: Sequence[int],
+                  **base: Any) -> list[dict]:
+    """Checked trainer configs for every grid point × model × seed (point overrides ``base``).
+
+    Order: point, then model, then seed; a key that ties LSTM hidden size to d
+    (``hidden_size="d"``) is resolved to the point's ``embedding_size``.
+    """
+    if not points:
+        raise ValueError("a sweep needs at least one grid point")
+    if not models or not seeds:
+        raise ValueError(f"a sweep needs models and seeds, got models={models!r}, seeds={seeds!r}")
+    configs = []
+    for point in points:
+        for model in models:
+            for seed in seeds:
+                c = {**base, **point, "model": model, "seed": int(seed)}
+                if c.get("hidden_size") == "d":
+                    c["hidden_size"] = c.get("embedding_size", make_config()["embedding_size"])
+                configs.append(make_config(**c))
+    return configs
+
+
+# ---------------------------------------------------------------------------------------------
+# reading results
+
+
+def summary_frame(results: Sequence[Mapping], columns: Sequence[str] = (),
+                  T_max: float | None = None) -> pd.DataFrame:
+    """One row per run: ``model``, ``seed``, the config ``columns``, P and the seed's numbers.
+
+    ``T_max`` restricts every extremum to evaluation steps t ≤ T_max (question 6's budgets).
+    """
+    rows = []
+    for r in results:
+        c = r["config"]
+        missing = [k for k in columns if k not in c]
+        if missing:
+            raise KeyError(f"config has no field(s) {missing}; it has {sorted(c)}")
+        row = {"model": c["model"], "seed": c["seed"], **{k: c[k] for k in columns},
+               "P": r["P"], "n_steps": r["n_steps"], "n_train": r["data"]["n_train"]}
+        row.update(summary_row(r, T_max))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mean_curve(histories: Sequence[Mapping], split: str, metric: str):
+    """Steps and the mean and sample std over runs of ``history[split][metric]``.
+
+    ``split`` is ``"train"``, ``"test"`` or ``"extra"`` (e.g. ``param_norm``). Runs are aligned
+    on the evaluation steps they share (identical grids when only the seed differs).
+    """
+    if not histories:
+        raise ValueError("mean_curve needs at least one history")
+    for h in histories:
+        if metric not in h[split]:
+            raise KeyError(f"history[{split!r}] has no {metric!r}; it has {sorted(h[split])}")
+    common = set(histories[0]["all_steps"])
+    for h in histories[1:]:
+        common &= set(h["all_steps"])
+    steps = np.array(sorted(common))
+    values = []
+    for h in histories:
+        index = {s: i for i, s in enumerate(h["all_steps"])}
+        series = h[split][metric]
+        values.append([series[index[s]] for s in steps])
+    values = np.asarray(values, dtype=float)                        # (runs, steps)
+    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(len(steps))
+    return steps, values.mean(axis=0), std
+
+
+def group_results(results: Sequence[Mapping], key) -> dict:
+    """``{value: [results]}`` with ``value = key(config)`` (or ``config[key]``), sorted by value."""
+    get = key if callable(key) else (lambda c: c[key])
+    groups: dict = {}
+    for r in results:
+        groups.setdefault(get(r["config"]), []).append(r)
+    return dict(sorted(groups.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def _norm(values: Sequence[float], log2: bool):
+    from matplotlib import colors
+
+    lo, hi = min(values), max(values)
+    if log2:
+        if lo <= 0:
+            raise ValueError(f"a log2 colour scale needs positive values, got {sorted(values)}")
+        return colors.LogNorm(vmin=lo, vmax=hi if hi > lo else lo * 2)
+    return colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+
+
+def _colorbar(fig, axes, norm, cmap, label: str, values: Sequence[float], log2: bool):
+    from matplotlib import cm, ticker
+
+    sm = cm.ScalarMappable(norm=norm, cmap=cmap)
+    cbar = fig.colorbar(sm, ax=list(np.ravel(axes)), label=label, fraction=0.03, pad=0.02)
+    ticks = sorted(set(values))
+    cbar.set_ticks(ticks)
+    if log2:
+        cbar.ax.yaxis.set_minor_locator(ticker.NullLocator())
+        cbar.set_ticklabels([f"$2^{{{math.log2(v):g}}}$" for v in ticks])
+    else:
+        cbar.set_ticklabels([f"{v:g}" for v in ticks])
+    return cbar
+
+
+def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: bool = False,
+                panels: Sequence = CURVE_PANELS, title: str = "", cmap: str = "viridis",
+                band: bool = True, logx: bool = True, fig_axes=None):
+    """Curves over t coloured by a parameter, one colour bar (linear or log₂).
+
+    ``groups`` maps a parameter value (r_train, d, B, weight decay) to the runs (seeds) trained
+    with it; each panel of ``panels`` (split, metric, y label) shows the mean over seeds per
+    value, with a light ± std band when ``band``. Loss panels (and ``param_norm``) have a log
+    y axis; the x axis is log-scaled by default (t ≥ 1) so that the early memorisation phase
+    and the late generalisation both show. Returns the figure (not yet shown).
+    """
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    if not groups:
+        raise ValueError("plot_curves needs at least one group of runs")
+    values = [float(v) for v in groups]
+    norm, cm = _norm(values, log2), plt.get_cmap(cmap)
+    if fig_axes is None:
+        ncols = min(len(panels), 4 if len(panels) != 5 else 5)
+        nrows = math.ceil(len(panels) / ncols)
+        fig, axes = plots.subplots(nrows, ncols, width=min(3.0 * ncols + 1.2, 15.5),
+                                   height=2.7 * nrows, squeeze=False)
+    else:
+        fig, axes = fig_axes
+        axes = np.atleast_2d(axes)
+    flat = np.ravel(axes)
+    for ax, (split, metric, ylabel) in zip(flat, panels):
+        for value, runs in groups.items():
+            steps, mean, std = mean_curve(runs, split, metric)
+            keep = steps >= 1 if logx else np.ones_like(steps, dtype=bool)
+            color = cm(norm(float(value)))
+            ax.plot(steps[keep], mean[keep], color=color, lw=1.3)
+            if band and len(runs) > 1:
+                ax.fill_between(steps[keep], (mean - std)[keep], (mean + std)[keep], color=color,
+                                alpha=0.12, lw=0)
+        if logx:
+            ax.set_xscale("log")
+        if metric == "loss" or metric.startswith("loss_") or metric == "param_norm":
+            ax.set_yscale("log")
+        ax.set_xlabel("training step t" + (" (log scale)" if logx else ""))
+        ax.set_ylabel(ylabel)
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    _colorbar(fig, axes, norm, cm, label, values, log2)
+    return fig
+
+
+def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRICS,
+                    hue: str | None = None, hue_log2: bool = False, x_log2: bool = False,
+                    x_log: bool = False, xlabel: str | None = None, hue_label: str | None = None,
+                    models: Sequence[str] | None = None, title: str = "", cmap: str = "plasma",
+                    ncols: int = 4):
+    """Metric vs a parameter, mean ± std over seeds, one line per model.
+
+    ``df`` has one row per run (:func:`summary_frame`). Without ``hue``: one line per model
+    (LSTM solid circles, GPT dashed squares) with error bars. With ``hue`` (e.g. L or α): one
+    line per model and hue value, coloured by the hue with a colour bar (linear or log₂), the
+    model still told by line style and marker. Loss panels have a log y axis; ``x_log2`` puts
+    x in log₂ scale (d, B), ``x_log`` in log₁₀ scale (parameter counts). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from . import plots
+
+    missing = [c for c in [x, *metrics, *([hue] if hue else [])] if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns {missing} not in the table; it has {list(df.columns)}")
+    models = list(models or [m for m in ("lstm", "gpt") if m in set(df["model"])])
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plots.subplots(nrows, ncols, width=min(3.1 * ncols + (1.3 if hue else 0.4), 15.5),
+                               height=2.6 * nrows + 0.3, squeeze=False)
+    flat = np.ravel(axes)
+    hue_values = sorted(set(df[hue])) if hue else [None]
+    norm = _norm([float(v) for v in hue_values], hue_log2) if hue else None
+    cm = plt.get_cmap(cmap)
+    for ax, metric in zip(flat, metrics):
+        for model in models:
+            style = MODEL_STYLES.get(model, {})
+            for hv in hue_values:
+                sub = df[(df["model"] == model) & ((df[hue] == hv) if hue else True)]
+                if sub.empty:
+                    continue
+                g = sub.groupby(x)[metric]
+                mean = g.mean()
+                std = g.std(ddof=1).fillna(0.0)
+                color = cm(norm(float(hv))) if hue else style.get("color")
+                ax.errorbar(mean.index.to_numpy(dtype=float), mean.to_numpy(), yerr=std.to_numpy(),
+                            color=color, ls=style.get("ls", "-"), marker=style.get("marker", "o"),
+                            ms=3.5, lw=1.2, capsize=2,
+                            label=MODEL_LABELS.get(model, model) if not hue else None)
+        if metric.startswith("L_"):
+            ax.set_yscale("log")
+        if x_log2:
+            ax.set_xscale("log", base=2)
+        elif x_log:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    for ax in flat[len(metrics):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color="k" if hue else MODEL_STYLES[m]["color"],
+                      ls=MODEL_STYLES[m]["ls"], marker=MODEL_STYLES[m]["marker"], ms=4,
+                      label=MODEL_LABELS.get(m, m)) for m in models if m in MODEL_STYLES]
+    flat[0].legend(handles=handles, loc="best")
+    if hue:
+        _colorbar(fig, axes, norm, cm, hue_label or hue, [float(v) for v in hue_values], hue_log2)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# cost: measured seconds per step, and a sweep's predicted cost
+
+
+def cpu_load() -> str:
+    """The 1-, 5- and 15-minute load averages (``/proc/loadavg``), for notes beside timings."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return "load average " + " ".join(fh.read().split()[:3])
+    except OSError:
+        return "load average unknown"
+
+
+def shape_key(config: Mapping) -> tuple:
+    """What a training step's cost depends on: model, shape, data size, batch."""
+    c = config
+    return (c["model"], c["num_layers"], c["embedding_size"], c["hidden_size"], c["num_heads"],
+            c["multiplier"], c["p"], str(c["operation_orders"]), c["r_train"],
+            c["train_batch_size"])
+
+
+def time_step(config: Mapping, steps: int = 3, device: str = "cpu") -> dict:
+    """Seconds (wall and this process's CPU) per training step and per validation pass.
+
+    Builds the config's data, model and optimizer and times ``steps`` full steps (forward, RHS
+    loss, backward, clipping, AdamW) after one warm-up step, then one evaluation of the
+    validation split. A short measurement: read it with the load average beside it.
+    """
+    import torch
+
+    from .train.losses import get_loss_and_accuracy
+
+    config = dict(config)
+    check_config(config)
+    train_t, valid_t, tok, max_length, pad = build_data(config)
+    train_t = tuple(t.to(device) for t in train_t)
+    valid_t = tuple(t.to(device) for t in valid_t)
+    model = build_model(config, len(tok), max_length, pad).to(device)
+    opt = build_optimizer(config, model.parameters())
+    batch = tuple(t[:min(config["train_batch_size"], len(train_t[0]))] for t in train_t)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits, *_ = model(batch[0])
+        loss, _ = get_loss_and_accuracy(logits, *batch[1:], reduction="mean")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config["max_grad_norm"] or 1.0)
+        opt.step()
+
+    def sync():
+        if device != "cpu" and torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    step()
+    sync()
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    sync()
+    w1, c1 = time.perf_counter(), time.process_time()
+    with torch.no_grad():
+        model.eval()
+        for start in range(0, len(valid_t[0]), config["eval_batch_size"]):
+            sl = slice(start, start + config["eval_batch_size"])
+            logits, *_ = model(valid_t[0][sl])
+            get_loss_and_accuracy(logits, valid_t[1][sl], valid_t[2][sl], valid_t[3][sl])
+    sync()
+    w2, c2 = time.perf_counter(), time.process_time()
+    return {"step_s": (w1 - w0) / steps, "step_cpu_s": (c1 - c0) / steps,
+            "eval_s": w2 - w1, "eval_cpu_s": c2 - c1, "batch": len(batch[0]),
+            "n_train": len(train_t[0]), "threads": torch.get_num_threads()}
+
+
+def run_cost(config: Mapping, timing: Mapping, key: str = "step_s") -> float:
+    """Predicted seconds of one run: steps × step time + evaluations × (validation pass + a
+    training-set pass when a step does not see the whole training set)."""
+    n_train, batch = timing["n_train"], timing["batch"]
+    per_epoch = math.ceil(n_train / batch)
+    n_steps = math.ceil(config["n_steps"] / per_epoch) * per_epoch
+    n_evals = len(evaluation_steps(config, n_steps))
+    eval_key = "eval_s" if key == "step_s" else "eval_cpu_s"
+    val_cost = timing[eval_key]
+    train_eval = 0.0 if per_epoch == 1 else timing[key] / 3 * n_train / batch   # forward only
+    mean_step = timing[key] * (n_train / per_epoch) / batch          # the last batch is smaller
+    return n_steps * mean_step + n_evals * (val_cost + train_eval)
+
+
+def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
+                  device: str = "cpu", store=None, verbose: bool = True) -> dict:
+    """Predict a sweep's cost from a short timing of each distinct shape on this machine.
+
+    Runs already in ``store`` cost nothing. With ``workers`` one-thread processes the wall time
+    is the CPU time divided by ``workers`` (an idle machine; a loaded one is slower: see
+    ``load``). Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
+    """
+    import torch
+
+    todo = [c for c in configs if store is None or not store.is_done(c)]
+    per_shape: dict = {}
+    threads = torch.get_num_threads()
+    if workers > 1 and device == "cpu":
+        torch.set_num_threads(1)
+    try:
+        for c in todo:
+            k = shape_key(c)
+            if k not in per_shape:
+                per_shape[k] = time_step(c, steps=steps, device=device)
+    finally:
+        torch.set_num_threads(threads)
+    key = "step_cpu_s" if device == "cpu" else "step_s"
+    cpu_s = sum(run_cost(c, per_shape[shape_key(c)], key) for c in todo)
+    wall_s = cpu_s / max(1, min(workers, len(todo) or 1)) if device == "cpu" else cpu_s
+    out = {"runs": len(configs), "to_run": len(todo), "cpu_s": cpu_s, "wall_s": wall_s,
+           "per_shape": per_shape, "load": cpu_load()}
+    if verbose:
+        print(f"{len(todo)} of {len(configs)} runs to train; predicted "
+              f"{'CPU' if device == 'cpu' else 'device'} time {cpu_s / 60:.1f} min, wall "
+              f"{wall_s / 60:.1f} min with {workers} worker(s) on an idle machine "
+              f"(measured on {device}, {out['load']})")
+    return out
+
+
+def default_workers() -> int:
+    """Worker processes for :func:`utils.train.arithmetic.run_many`: one per core, at most 2."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# running a sweep
+
+
+def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, device: str = "cpu",
+              batched: bool | None = None, **train_kwargs) -> list[dict]:
+    """Results of every config (in order) through ``store``, training only the missing ones.
+
+    On a CPU the lever is parallel one-thread processes
+    (:func:`utils.train.arithmetic.run_many`); on a GPU (or with ``batched=True``) runs that
+    share a model shape train together as one batched computation
+    (:func:`utils.train.batched.run_batched`), each keeping its own data, seed, optimizer state,
+    clipping and metrics.
+    """
+    from .train.arithmetic import run_many
+
+    if batched is None:
+        batched = device != "cpu"
+    if batched:
+        from .train.batched import run_batched
+
+        return run_batched(store, configs, device=device)
+    return run_many(store, configs, workers=workers or default_workers(), **train_kwargs)
