@@ -331,8 +331,9 @@ answer(f"The incremental trainer and the textbook one learn the same {len(fast)}
 # %% [markdown]
 # ## 4. Training on two real corpora (train_bpe_tinystories (a), train_bpe_expts_owt)
 #
-# Each corpus is split into a training part and a held-out validation part (the last 10%, cut
-# at a document boundary). Training runs in a fresh process (so that its peak memory is
+# Each corpus is split into a training part and a held-out validation part (the last tenth,
+# cut at a document boundary where one is near, else at a line boundary:
+# `corpora.train_val_split`). Training runs in a fresh process (so that its peak memory is
 # measured alone) with the pre-tokenization spread over `num_processes` processes.
 
 # %%
@@ -457,16 +458,16 @@ def describe_longest(name):
                                                      for k, n in kinds.items()))
 
 
-REASONS = {"whitespace run": {"shakespeare": "the Gutenberg text indents verse and stage "
-                                             "directions with runs of spaces",
-                              "python": "code is indented by multiples of 4 spaces"},
+REASONS = {"whitespace run": {"shakespeare": "the runs of spaces that indent verse and "
+                                             "stage directions in the Gutenberg text",
+                              "python": "indentation by multiples of 4 spaces"},
            "ruler (one symbol repeated)": "comment lines of one repeated symbol (#####, -----, "
-                                          "=====) that separate sections of code and docstrings",
+                                          "=====) that separate sections",
            "word": "long words and names that recur (in the plays the speakers' names, repeated "
                    "before every speech)",
            "word with its leading space": "long words and names that recur (in the plays the "
                                           "speakers' names, repeated before every speech)",
-           "code / punctuation": "code idioms the library repeats"}
+           "code / punctuation": "code idioms that recur"}
 
 
 def why_longest(name):
@@ -477,7 +478,8 @@ def why_longest(name):
         r = r.get(name, "indentation") if isinstance(r, dict) else r
         if r not in reasons:
             reasons.append(r)
-    return f"on {name}, " + " and ".join(reasons)
+    listed = reasons[0] if len(reasons) == 1 else ", ".join(reasons[:-1]) + " and " + reasons[-1]
+    return f"on {name}: {listed}"
 
 
 sh, py = trained["shakespeare"], trained["python"]

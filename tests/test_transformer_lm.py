@@ -210,3 +210,23 @@ def test_checkpoint_from_a_different_architecture_is_refused():
     with pytest.raises(ValueError, match="does not match.*token_embeddings.weight: checkpoint "
                                          r"\(50, 32\), model \(50, 64\)"):
         load_checkpoint(buf, b)
+
+
+def test_counted_flops_and_parameters_match_the_accounting_formulas():
+    """utils.accounting's formulas (notebook 06's resource accounting) describe this model:
+    FLOPs counted by torch's FlopCounterMode on the from-scratch attention path, parameters."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from utils import accounting as acc
+
+    for ffn, tie in (("swiglu", False), ("gelu", True)):
+        c = cfg(vocab_size=97, d_model=48, num_heads=3, num_layers=3, ffn=ffn, tie_weights=tie)
+        m = TransformerLM(c)
+        a = acc.TransformerConfig(d_model=48, n_layers=3, n_heads=3, vocab_size=97,
+                                  context_length=16, d_ff=c.hidden_dim,
+                                  mlp="swiglu" if ffn == "swiglu" else "gelu", norm="rmsnorm",
+                                  bias=False, positions="rope", tied_embeddings=tie)
+        assert m.num_parameters() == acc.param_counts(a)["total"]
+        with FlopCounterMode(display=False) as counter:
+            m(torch.zeros(2, 11, dtype=torch.long))
+        assert counter.get_total_flops() == acc.forward_flops(a, 2, 11)["total"]

@@ -28,7 +28,7 @@ _started = {"t0": None}
 def start(name: str, namespace: dict, **extra: _params.Spec) -> _params.Params:
     history = namespace.get("In")
     P = _params.validate(namespace, extra, history=history if isinstance(history, list) else None)
-    plots.set_notebook(name)
+    plots.set_notebook(name, P.profile)
     seed_everything(P.seeds[0])
     _started["t0"] = time.perf_counter()
     mode = "headless" if is_headless() else "interactive"

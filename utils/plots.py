@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 
 from .paths import figures_dir
 
-_state = {"notebook": "scratch", "count": 0}
+_state = {"notebook": "scratch", "count": 0, "formats": ("png", "svg")}
 
 STYLE = {
     "figure.dpi": 110,
@@ -37,9 +37,13 @@ STYLE = {
 }
 
 
-def set_notebook(name: str) -> None:
-    """Name the folder figures go to (``figures/<name>/``) and apply the pack's style."""
-    _state.update(notebook=name, count=0)
+def set_notebook(name: str, profile: str | None = None) -> None:
+    """Name the folder figures go to (``figures/<name>/``) and apply the pack's style.
+
+    In the ``smoke`` profile only the PNG is saved (the SVG costs ~1 s of CPU per figure).
+    """
+    _state.update(notebook=name, count=0,
+                  formats=("png",) if profile == "smoke" else ("png", "svg"))
     matplotlib.rcParams.update(STYLE)
 
 
@@ -59,7 +63,7 @@ def subplots(nrows: int = 1, ncols: int = 1, width: float | None = None,
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def show(fig, name: str, caption: str, formats=("png", "svg")) -> None:
+def show(fig, name: str, caption: str, formats: tuple[str, ...] | None = None) -> None:
     """Caption, display and save ``fig`` (as ``figures/<notebook>/<name>.<fmt>``).
 
     The caption is printed under the figure as "**Figure NN.k.** caption" (NN: the notebook number) (Markdown, so math works).
@@ -77,7 +81,7 @@ def show(fig, name: str, caption: str, formats=("png", "svg")) -> None:
                           stacklevel=2)
     out = figure_dir()
     out.mkdir(parents=True, exist_ok=True)
-    for fmt in formats:
+    for fmt in formats or _state["formats"]:
         fig.savefig(out / f"{name}.{fmt}")
     _state["count"] += 1
     prefix = _state["notebook"].split("_")[0]

@@ -456,3 +456,29 @@ def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, dev
 
         return run_batched(store, configs, device=device)
     return run_many(store, configs, workers=workers or default_workers(), **train_kwargs)
+
+
+def run_seeds(seeds: Sequence[int]) -> list[int]:
+    """The seeds a study trains: the assignment's 0 and 42 first, then the notebook's ``seeds``,
+    as many as ``seeds`` holds (at least two), e.g. ``[0, 1, 2]`` → ``[0, 42, 1]`` (notebook 10's
+    rule, so that the same config gives the same run-store key in every notebook)."""
+    seeds = [int(s) for s in seeds]
+    return list(dict.fromkeys([0, 42] + seeds))[:max(len(seeds), 2)]
+
+
+def plot_train_val(ax, runs: Sequence[Mapping], metric: str, *, split_suffix: str = "",
+                   logx: bool = True, label_prefix: str = "") -> None:
+    """Training (blue, solid) and validation (red, dashed) ``metric`` over t on ``ax``: mean over
+    seeds with a ± std band (``split_suffix``, e.g. ``"_order2"``, picks a per-order metric)."""
+    for split, color, ls, name in (("train", "C0", "-", "train"), ("test", "C3", "--", "validation")):
+        steps, mean, std = mean_curve(runs, split, metric + split_suffix)
+        keep = steps >= 1 if logx else np.ones_like(steps, dtype=bool)
+        ax.plot(steps[keep], mean[keep], color=color, ls=ls, lw=1.4, label=label_prefix + name)
+        if len(runs) > 1:
+            ax.fill_between(steps[keep], (mean - std)[keep], (mean + std)[keep], color=color,
+                            alpha=0.15, lw=0)
+    if logx:
+        ax.set_xscale("log")
+    if metric == "loss":
+        ax.set_yscale("log")
+    ax.set_xlabel("training step t" + (" (log scale)" if logx else ""))
