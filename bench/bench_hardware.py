@@ -7,7 +7,8 @@ each as a fraction of the theoretical fp32 peak for that many cores (``utils.har
 lanes × 2 × FMA pipes × clock, with the clock and pipes measured by the C register probe when a
 compiler exists, else the nominal clock and the table guess); copy and reduce bandwidth of a
 256 MiB tensor (64 MiB quick) at each thread count. No targets: these describe the machine, and
-on a busy machine they drop (the load average is printed with the header).
+on a busy machine they drop (the load average is printed with the header); the detail column
+adds the rate per CPU-second of the process, which estimates what an idle machine gives.
 """
 
 from __future__ import annotations
@@ -42,13 +43,18 @@ def run(quick: bool = False) -> list[Result]:
         r = hw.measure_matmul(n, threads=t, repeats=repeats, min_time=min_time)
         g = statistics.median(r["gflops"])
         out.append(Result(f"matmul fp32 {n}³, t={t}: GFLOP/s", g, "GFLOP/s",
-                          detail=f"range {min(r['gflops']):.1f}-{max(r['gflops']):.1f}"))
+                          detail=f"range {min(r['gflops']):.1f}-{max(r['gflops']):.1f}; "
+                                 f"per CPU-second "
+                                 f"{statistics.median(r['gflop_per_cpu_s']):.1f}"))
+        gc = statistics.median(r["gflop_per_cpu_s"]) * min(t, cpu.physical_cores)
         out.append(Result(f"matmul fp32 {n}³, t={t}: fraction of theoretical peak", g / peak,
-                          "x", detail=f"peak {peak:.1f} GFLOP/s ({how})"))
+                          "x", detail=f"peak {peak:.1f} GFLOP/s ({how}); per CPU-second "
+                                      f"{gc / peak:.2f}"))
     for op in ("copy", "reduce"):
         for t in threads:
             r = hw.measure_bandwidth(op, nbytes, threads=t, repeats=repeats, min_time=min_time)
             g = statistics.median(r["gbs"])
             out.append(Result(f"{op} {nbytes >> 20} MiB fp32, t={t}: GB/s", g, "GB/s",
-                              detail=f"range {min(r['gbs']):.1f}-{max(r['gbs']):.1f}"))
+                              detail=f"range {min(r['gbs']):.1f}-{max(r['gbs']):.1f}; per "
+                                     f"CPU-second {statistics.median(r['gb_per_cpu_s']):.1f}"))
     return out

@@ -91,10 +91,8 @@ def measured(kind: str, fn, **config):
 
 def sample_table(df, by, metrics, best, caption, labels=None, digits=2):
     """utils.stats.table, with the count column named for what it counts (timing samples)."""
-    styler = stats.table(df, by, metrics, best=best, caption=caption, labels=labels,
-                         digits=digits)
-    styler.data.columns = [*styler.data.columns[:-1], "samples"]
-    return styler
+    return stats.table(df, by, metrics, best=best, caption=caption, labels=labels,
+                       digits=digits, count_label="samples")
 
 
 def plain_table(df, caption, formats=None):
@@ -1177,7 +1175,7 @@ for cfg in (acc.GPT2_SMALL, acc.GPT2_XL):
 ax.set_xscale("log", base=2)
 ax.set_xlabel("context length T")
 ax.set_ylabel("share of forward FLOPs")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 0.12))
 plots.show(fig, "flop_share_context", "Share of the forward FLOPs in the T² attention "
            "products and in the MLP as the context grows (formula, exact per table 15). The "
            "T² part overtakes a 4d MLP when 4·B·T²·d > 16·B·T·d², i.e. T > 4d.")

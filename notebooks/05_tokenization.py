@@ -608,8 +608,8 @@ answer(f"**train_bpe_tinystories (b).** Measured, not guessed: pre-tokenization 
        f"incremental: the textbook loop would need about "
        f"{r0['textbook merges s (extrapolated)'] / 60:.0f} min for the same merges on "
        f"Shakespeare, against {r0['incremental merges s']:.1f} s. The seed's answer ('thread "
-       f"contention lag') is not a profile: its code used no threads or processes, and nothing "
-       f"it measured separates the phases.")
+       f"contention lag') is not a profile: it names no measured phase, and by its own account "
+       f"the trainer ran without multiprocessing; timing the phases, as above, is the answer.")
 
 # %% [markdown]
 # ## 6. Tokenizer experiments (tokenizer_experiments)
@@ -831,7 +831,7 @@ answer(f"* **unicode1-2**: `chr(0)` is an invisible but real character; UTF-8 is
        f"* **Seed check**: unicode1, unicode2 (b)-(c) and tokenizer_experiments (c)-(d) are "
        f"right; unicode2 (a) and the compression explanation are incomplete; 'accomplishment' "
        f"is {len(b'accomplishment')} bytes (not 15), 0.1084 GB is {0.1084 * 1000:.0f} MB (not "
-       f"184 MB), and the profiling answer names a cause its code could not have.")
+       f"184 MB), and the profiling answer names no measured phase.")
 
 # %%
 finish(store)

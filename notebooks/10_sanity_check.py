@@ -144,8 +144,8 @@ print(f"{len(configs) - len(missing)} runs stored, {len(missing)} to train; meas
 
 # %%
 t_train = time.perf_counter()
-results = arith.run_many(store, configs, workers=WORKERS, checkpoint_every=500,
-                         progress=WORKERS == 1)
+results = arith.run_many(store, configs, workers=WORKERS, threads=P.pick(smoke=1, laptop=None,
+                         full=None), checkpoint_every=500, progress=WORKERS == 1)
 t_train = time.perf_counter() - t_train
 runs = {(r["config"]["model"], r["config"]["seed"]): r for r in results}
 print(f"training took {t_train / 60:.1f} min here (0 when every run was stored)")
@@ -227,7 +227,7 @@ def describe(model: str) -> str:
     s = summary[model]
     got = [r for r in s["reach"] if r is not None]
     mem = [r for r in s["mem"] if r is not None]
-    text = (f"the **{model.upper()}** fits the training equations (training accuracy ≥ 0.99) in "
+    text = (f"The **{model.upper()}** fits the training equations (training accuracy ≥ 0.99) in "
             f"{len(mem)} of {len(RUN_SEEDS)} runs"
             + (f", first at step {int(np.mean(mem))} on average" if mem else "")
             + f"; its best validation accuracy is {s['A_val']:.3f} on average "
@@ -243,7 +243,7 @@ def describe(model: str) -> str:
     return text
 
 
-answer("**Sanity check.** " + "; ".join(describe(m) for m in MODELS) + ".")
+answer("**Sanity check.** " + " ".join(describe(m) + "." for m in MODELS))
 
 # %% [markdown]
 # ## What the budget allowed

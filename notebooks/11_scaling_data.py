@@ -38,14 +38,14 @@
 # %% tags=["parameters"]
 profile = "laptop"   # smoke | laptop | full
 seeds = [0, 1, 2]
-n_steps = 0          # training steps T per run; 0 = the profile's choice
-workers = 2          # one-thread worker processes for the sweep (CPU)
+n_steps = 0          # training steps T per run (0: the profile value)
+workers = 0          # one-thread worker processes for the sweep (0: the profile value)
 
 # %%
 from utils.notebook import answer, finish, start
 from utils.params import Int
 
-P = start("11_scaling_data", globals(), n_steps=Int(min=0), workers=Int(min=1, max=16))
+P = start("11_scaling_data", globals(), n_steps=Int(min=0), workers=Int(min=0, max=16))
 
 # %%
 import numpy as np
@@ -60,6 +60,8 @@ from utils.train.arithmetic import make_config
 store = RunStore("11_scaling_data")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 MODELS = ("lstm", "gpt")
+SEEDS = studies.run_seeds(P.seeds)        # 0 and 42 (the assignment's), then the others
+WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
 
 # %% [markdown]
 # ## 1 · The data sizes
@@ -94,19 +96,20 @@ R_VALUES = P.pick(smoke=[0.3, 0.7], laptop=[0.1, 0.3, 0.5, 0.7, 0.9], full=SEED_
 T = n_steps or P.pick(smoke=6, laptop=600, full=10 ** 4 + 1)
 EVAL = P.pick(smoke=dict(eval_first=3, eval_period=3), laptop=dict(eval_first=100, eval_period=25),
               full=dict(eval_first=100, eval_period=100))
-configs = studies.sweep_configs(studies.grid(r_train=R_VALUES), MODELS, P.seeds, n_steps=T,
-                                **EVAL)
+SHAPE = P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={})
+configs = studies.sweep_configs(studies.grid(r_train=R_VALUES), MODELS, SEEDS, n_steps=T,
+                                **EVAL, **SHAPE)
 default = make_config()
 print(f"{P.profile}: r_train in {R_VALUES} ({len(R_VALUES)} of the seed's {len(SEED_R)} values), "
       f"T = {T} steps ({T / default['n_steps']:.1%} of the seed's {default['n_steps']}), "
-      f"{len(P.seeds)} seeds {P.seeds}, models {', '.join(m.upper() for m in MODELS)}: "
+      f"{len(SEEDS)} seeds {SEEDS}, models {', '.join(m.upper() for m in MODELS)}: "
       f"{len(configs)} runs; evaluation at every step up to {EVAL['eval_first']}, then every "
       f"{EVAL['eval_period']}")
-cost = studies.estimate_cost(configs, workers=P.workers if DEVICE == "cpu" else 1, store=store,
+cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
                              device=DEVICE)
 
 # %%
-results = studies.run_sweep(store, configs, workers=P.workers, device=DEVICE)
+results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
 df = studies.summary_frame(results, ["r_train"])
 
 # %% [markdown]
@@ -123,7 +126,7 @@ for model in MODELS:
     plots.show(fig, f"curves_{model}",
                f"{studies.MODEL_LABELS[model]}: training and validation loss (top-left pair) "
                f"and accuracy over the training steps t, one curve per r_train (colour bar), "
-               f"mean over {len(P.seeds)} seeds with a ± std band; T = {T} steps.")
+               f"mean over {len(SEEDS)} seeds with a ± std band; T = {T} steps.")
 
 # %% [markdown]
 # ## 4 · (b) The best values and when they are reached, against $r_{\mathrm{train}}$
@@ -132,7 +135,7 @@ for model in MODELS:
 fig = studies.plot_metrics_vs(df, "r_train", xlabel=r"$r_{\mathrm{train}}$")
 plots.show(fig, "metrics_vs_r_train",
            f"L (min over t, log scale), A (max over t) and the first step t_f reaching each, "
-           f"for training and validation, against r_train; mean ± std over {len(P.seeds)} seeds, "
+           f"for training and validation, against r_train; mean ± std over {len(SEEDS)} seeds, "
            f"LSTM solid, GPT dashed; T = {T} steps.")
 
 # %%
@@ -143,7 +146,7 @@ stats.table(df, ["model", "r_train"], list(studies.TABLE_LABELS), best=studies.T
                                       "dt_L", "dt_A")}},
             caption=f"Table 1: per model and r_train, L = min_t L(t), A = max_t A(t), the first "
                     f"step t_f reaching each and Δt = t_f(val) − t_f(train), mean ± std over "
-                    f"{len(P.seeds)} seeds, T = {T}. Bold: best per column (over both models).")
+                    f"{len(SEEDS)} seeds, T = {T}. Bold: best per column (over both models).")
 
 # %% [markdown]
 # ## 5 · Answers

@@ -32,14 +32,14 @@
 # %% tags=["parameters"]
 profile = "laptop"   # smoke | laptop | full
 seeds = [0, 1, 2]
-n_steps = 0          # training steps T per run; 0 = the profile's choice
-workers = 2          # one-thread worker processes for the sweep (CPU)
+n_steps = 0          # training steps T per run (0: the profile value)
+workers = 0          # one-thread worker processes for the sweep (0: the profile value)
 
 # %%
 from utils.notebook import answer, finish, start
 from utils.params import Int
 
-P = start("12_operation_orders", globals(), n_steps=Int(min=0), workers=Int(min=1, max=16))
+P = start("12_operation_orders", globals(), n_steps=Int(min=0), workers=Int(min=0, max=16))
 
 # %%
 import inspect
@@ -56,7 +56,8 @@ from utils.train import arithmetic as arith
 store = RunStore("12_operation_orders")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 MODELS = ("lstm", "gpt")
-SEEDS = studies.run_seeds(P.seeds)
+SEEDS = studies.run_seeds(P.seeds)        # 0 and 42 (the assignment's), then the others
+WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
 
 # %% [markdown]
 # ## 1 · The data: one split per order
@@ -96,16 +97,17 @@ default = arith.make_config()
 T = n_steps or P.pick(smoke=6, laptop=400, full=10 ** 4 + 1)
 EVAL = P.pick(smoke=dict(eval_first=3, eval_period=3), laptop=dict(eval_first=100, eval_period=20),
               full=dict(eval_first=100, eval_period=100))
+SHAPE = P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={})
 configs = studies.sweep_configs([dict(p=11, operation_orders=[2, 3])], MODELS, SEEDS,
-                                n_steps=T, **EVAL)
+                                n_steps=T, **EVAL, **SHAPE)
 print(f"{P.profile}: T = {T} steps ({T / default['n_steps']:.1%} of the seed's "
       f"{default['n_steps']}), seeds {SEEDS}, {len(configs)} runs; evaluation at every step up to "
       f"{EVAL['eval_first']}, then every {EVAL['eval_period']}")
-cost = studies.estimate_cost(configs, workers=P.workers if DEVICE == "cpu" else 1, store=store,
+cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
                              device=DEVICE)
 
 # %%
-results = studies.run_sweep(store, configs, workers=P.workers, device=DEVICE)
+results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
 by_model = {m: [r for r in results if r["config"]["model"] == m] for m in MODELS}
 
 # %% [markdown]

@@ -23,7 +23,7 @@ def mean_std(values) -> tuple[float, float]:
 
 
 def aggregate(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
-    """Group ``df`` by ``by`` and give ``<metric>_mean``, ``<metric>_std`` and ``n`` per group."""
+    """Group ``df`` by ``by`` and give ``<metric>_mean``, ``<metric>_std`` and ``n_runs`` per group."""
     by = [by] if isinstance(by, str) else list(by)
     missing = [c for c in [*by, *metrics] if c not in df.columns]
     if missing:
@@ -31,7 +31,7 @@ def aggregate(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str])
     grouped = df.groupby(by, sort=False, dropna=False)
     out = grouped[list(metrics)].agg(["mean", lambda s: s.std(ddof=1) if len(s) > 1 else 0.0])
     out.columns = [f"{m}_{'mean' if stat == 'mean' else 'std'}" for m, stat in out.columns]
-    out["n"] = grouped.size()
+    out["n_runs"] = grouped.size()
     return out.reset_index()
 
 
@@ -43,11 +43,12 @@ def _fmt(mean: float, std: float, digits: int) -> str:
 
 def table(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str],
           best: Mapping[str, str] | None = None, caption: str = "", digits: int | Mapping = 3,
-          labels: Mapping[str, str] | None = None):
+          labels: Mapping[str, str] | None = None, count_label: str = "seeds"):
     """A styled "mean ± std" table (pandas ``Styler``) with the best value per metric in bold.
 
     ``best`` maps a metric to ``"max"`` or ``"min"`` (metrics not named get no bold);
-    ``labels`` renames columns for display; ``digits`` is one int or a per-metric mapping.
+    ``labels`` renames columns for display; ``digits`` is one int or a per-metric mapping;
+    ``count_label`` names the column counting the rows behind each mean ("seeds" by default).
     """
     by = [by] if isinstance(by, str) else list(by)
     agg = aggregate(df, by, metrics)
@@ -69,8 +70,8 @@ def table(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str],
             target = means.max() if best[m] == "max" else means.min()
             bold[col] = means == target
     shown = shown.rename(columns=labels)
-    shown["seeds"] = agg["n"].values
-    bold["seeds"] = False
+    shown[count_label] = agg["n_runs"].values
+    bold[count_label] = False
     styler = shown.style.hide(axis="index").apply(
         lambda _: np.where(bold.values, "font-weight: bold", ""), axis=None)
     if caption:

@@ -37,6 +37,8 @@ from .train.arithmetic import (SUMMARY_COLUMNS, build_data, build_model, build_o
                                check_config, evaluation_steps, make_config, summary_row)
 
 MODEL_LABELS = {"lstm": "LSTM", "gpt": "GPT"}
+# smoke runs prove the code path only: a narrow model keeps them to seconds (as notebook 10)
+SMOKE_SHAPE = dict(embedding_size=32, hidden_size=32, num_heads=2)
 MODEL_STYLES = {"lstm": dict(color="C0", ls="-", marker="o"),
                 "gpt": dict(color="C3", ls="--", marker="s")}
 
@@ -175,6 +177,24 @@ def _norm(values: Sequence[float], log2: bool):
     return colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
 
 
+def _log_y(ax) -> None:
+    """A log y axis whose ticks read as plain numbers (0.01, 0.1, 1, 3) at any range."""
+    from matplotlib import ticker
+
+    ax.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _log_x_steps(ax) -> None:
+    """A log x axis for training steps: major ticks at powers of ten, no minor labels."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _colorbar(fig, axes, norm, cmap, label: str, values: Sequence[float], log2: bool):
     from matplotlib import cm, ticker
 
@@ -213,7 +233,7 @@ def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: 
         ncols = min(len(panels), 4 if len(panels) != 5 else 5)
         nrows = math.ceil(len(panels) / ncols)
         fig, axes = plots.subplots(nrows, ncols, width=min(3.0 * ncols + 1.2, 15.5),
-                                   height=2.7 * nrows, squeeze=False)
+                                   height=2.8 * nrows + 0.4, squeeze=False, layout="constrained")
     else:
         fig, axes = fig_axes
         axes = np.atleast_2d(axes)
@@ -228,9 +248,9 @@ def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: 
                 ax.fill_between(steps[keep], (mean - std)[keep], (mean + std)[keep], color=color,
                                 alpha=0.12, lw=0)
         if logx:
-            ax.set_xscale("log")
+            _log_x_steps(ax)
         if metric == "loss" or metric.startswith("loss_") or metric == "param_norm":
-            ax.set_yscale("log")
+            _log_y(ax)
         ax.set_xlabel("training step t" + (" (log scale)" if logx else ""))
         ax.set_ylabel(ylabel)
     for ax in flat[len(panels):]:
@@ -265,7 +285,7 @@ def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRIC
     models = list(models or [m for m in ("lstm", "gpt") if m in set(df["model"])])
     nrows = math.ceil(len(metrics) / ncols)
     fig, axes = plots.subplots(nrows, ncols, width=min(3.1 * ncols + (1.3 if hue else 0.4), 15.5),
-                               height=2.6 * nrows + 0.3, squeeze=False)
+                               height=2.6 * nrows + 0.6, squeeze=False, layout="constrained")
     flat = np.ravel(axes)
     hue_values = sorted(set(df[hue])) if hue else [None]
     norm = _norm([float(v) for v in hue_values], hue_log2) if hue else None
@@ -286,9 +306,12 @@ def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRIC
                             ms=3.5, lw=1.2, capsize=2,
                             label=MODEL_LABELS.get(model, model) if not hue else None)
         if metric.startswith("L_"):
-            ax.set_yscale("log")
+            _log_y(ax)
         if x_log2:
             ax.set_xscale("log", base=2)
+            xs = sorted(set(df[x]))
+            ax.set_xticks(xs, [f"$2^{{{math.log2(v):g}}}$" for v in xs])
+            ax.minorticks_off()
         elif x_log:
             ax.set_xscale("log")
         ax.set_xlabel(xlabel or x)
@@ -298,7 +321,7 @@ def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRIC
     handles = [Line2D([], [], color="k" if hue else MODEL_STYLES[m]["color"],
                       ls=MODEL_STYLES[m]["ls"], marker=MODEL_STYLES[m]["marker"], ms=4,
                       label=MODEL_LABELS.get(m, m)) for m in models if m in MODEL_STYLES]
-    flat[0].legend(handles=handles, loc="best")
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
     if hue:
         _colorbar(fig, axes, norm, cm, hue_label or hue, [float(v) for v in hue_values], hue_log2)
     if title:
@@ -478,7 +501,7 @@ def plot_train_val(ax, runs: Sequence[Mapping], metric: str, *, split_suffix: st
             ax.fill_between(steps[keep], (mean - std)[keep], (mean + std)[keep], color=color,
                             alpha=0.15, lw=0)
     if logx:
-        ax.set_xscale("log")
+        _log_x_steps(ax)
     if metric == "loss":
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set_xlabel("training step t" + (" (log scale)" if logx else ""))

@@ -478,13 +478,15 @@ def _run_in_worker(namespace: str, root: str, config: dict, kwargs: dict) -> str
 
 
 def run_many(store, configs: Sequence[Mapping], workers: int = 1, desc: str | None = None,
-             **train_kwargs) -> list[dict]:
+             threads: int | None = None, **train_kwargs) -> list[dict]:
     """Results of ``train`` for every config (in order), computing only the missing ones.
 
     ``workers > 1`` trains the missing runs in that many worker processes with one thread each
     (independent runs on a 2-core CPU: about 1.16× the throughput of one two-thread process);
     a one-thread run can differ from a two-thread run of the same config in the last float
-    bits. ``train_kwargs`` go to :func:`train` (e.g. ``checkpoint_every``).
+    bits. ``threads`` sets torch's thread count for runs trained in this process (on a busy
+    machine one thread avoids OpenMP threads waiting for each other at every small operation).
+    ``train_kwargs`` go to :func:`train` (e.g. ``checkpoint_every``).
     """
     configs = [dict(c) for c in configs]
     for c in configs:
@@ -517,4 +519,10 @@ def run_many(store, configs: Sequence[Mapping], workers: int = 1, desc: str | No
                 store.computed += 1
         return results
     fn = functools.partial(train, **train_kwargs) if train_kwargs else train
-    return [store.run(c, fn) for c in configs]
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return [store.run(c, fn) for c in configs]
+    finally:
+        torch.set_num_threads(before)
