@@ -505,3 +505,26 @@ def plot_train_val(ax, runs: Sequence[Mapping], metric: str, *, split_suffix: st
     if metric == "loss":
         _log_y(ax)
     ax.set_xlabel("training step t" + (" (log scale)" if logx else ""))
+
+
+def stored_configs(store) -> list[dict]:
+    """The configs of every finished run in ``store`` (read from each run's ``meta.json``).
+
+    The run store has no listing call; this reads its folder layout
+    (``<root>/<key>/meta.json``, status ``done``). Used by notebook 16 to find a trained GPT in
+    notebook 10's store whatever profile produced it.
+    """
+    import json
+
+    out = []
+    root = store.root
+    if not root.exists():
+        return out
+    for meta_path in sorted(root.glob("*/meta.json")):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("status") == "done" and isinstance(meta.get("config"), dict):
+            out.append(meta["config"])
+    return out

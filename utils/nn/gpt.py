@@ -63,12 +63,14 @@ class LayerNormFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         x_hat, rstd, weight = ctx.saved_tensors
+        n = x_hat.shape[-1]
         dy = grad_out.reshape(x_hat.shape)                             # (N, n)
-        g = dy * weight
-        mean_g = g.mean(dim=-1, keepdim=True)
-        mean_gx = (g * x_hat).mean(dim=-1, keepdim=True)
-        dx = torch.addcmul(g.sub_(mean_g), x_hat, mean_gx, value=-1).mul_(rstd)
-        return dx.view(grad_out.shape), (dy * x_hat).sum(0), dy.sum(0), None
+        dy_x_hat = dy * x_hat                                          # also gives ∂L/∂γ
+        mean_g = torch.mv(dy, weight).div_(n).unsqueeze(1)             # mean(g),     g = dy ⊙ γ
+        mean_gx = torch.mv(dy_x_hat, weight).div_(n).unsqueeze(1)      # mean(g ⊙ x̂)
+        dx = torch.addcmul(-mean_g, dy, weight)                        # g − mean(g)
+        dx.addcmul_(x_hat, mean_gx, value=-1).mul_(rstd)
+        return dx.view(grad_out.shape), dy_x_hat.sum(0), dy.sum(0), None
 
 
 class LayerNorm(nn.Module):
