@@ -166,20 +166,20 @@ print(f"max change of the first 31 positions' logits when the 32nd character cha
 FULL = P.profile == "full"
 D, LAYERS, HEADS = P.pick(smoke=(32, 2, 2), laptop=(128, 4, 4), full=(384, 6, 6))
 CONTEXT = P.pick(smoke=64, laptop=128, full=128)
-BATCH = P.pick(smoke=8, laptop=32, full=128)
+BATCH = P.pick(smoke=8, laptop=16, full=128)
 EPOCH_STEPS = (len(train_text) - CONTEXT) // BATCH     # every window once, as the assignment
-STEPS = P.pick(smoke=20, laptop=250, full=5 * EPOCH_STEPS)
+STEPS = P.pick(smoke=20, laptop=300, full=5 * EPOCH_STEPS)
 LR = P.pick(smoke=2e-3, laptop=2e-3, full=5e-4)
 
 
 def train_config(positions: str, seed: int, batch: int = BATCH, steps: int = STEPS,
-                 lr: float = LR, model: dict | None = None, evals: int = 10) -> dict:
+                 lr: float = LR, model: dict | None = None, evals: int = 8) -> dict:
     return {"model": model or char_model_config(positions, D, LAYERS, HEADS, CONTEXT),
             "train_data": str(paths["train"]), "val_data": str(paths["val"]),
             "batch_size": batch, "max_iters": steps, "lr_max": lr, "lr_min": lr / 10,
             "warmup_iters": max(1, steps // 20), "beta1": 0.9, "beta2": 0.95,
             "weight_decay": 0.1, "decay": "linear", "grad_clip": 1.0,
-            "eval_interval": max(1, steps // evals), "eval_iters": P.pick(smoke=2, laptop=8,
+            "eval_interval": max(1, steps // evals), "eval_iters": P.pick(smoke=2, laptop=4,
                                                                              full=50),
             "eval_batch_size": 32, "checkpoint_interval": max(10, steps // 5), "seed": seed,
             "tag": f"07/{fingerprint}", "version": 1}

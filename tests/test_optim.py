@@ -143,6 +143,11 @@ def test_cross_entropy_float32_large_logits_and_errors():
         cross_entropy(logits, torch.tensor([0]))
     with pytest.raises(ValueError, match="reduction"):
         cross_entropy(logits, t, reduction="avg")
+    x = torch.randn(3, 5, requires_grad=True)
+    loss = cross_entropy(x, torch.tensor([0, 1, 2]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="only once"):
+        loss.backward()
 
 
 def test_get_batch_covers_every_start_uniformly():

@@ -54,17 +54,21 @@ class _CrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         m = logits.amax(dim=-1, keepdim=True)                    # (N, 1)
-        shifted = logits - m                                     # <= 0: exp cannot overflow
-        exp = shifted.exp()                                      # (N, V)
+        exp = (logits - m).exp_()                                # exponents <= 0: no overflow
         sum_exp = exp.sum(dim=-1, keepdim=True)                  # (N, 1), >= 1
-        losses = sum_exp.log().squeeze(-1) - shifted.gather(-1, targets[:, None]).squeeze(-1)
+        target_logit = logits.gather(-1, targets[:, None])       # (N, 1)
+        losses = (sum_exp.log() + m - target_logit).squeeze(-1)  # log Σ exp(o) − o_y
         ctx.save_for_backward(exp, sum_exp, targets)
+        ctx.used = False
         return losses                                            # (N,)
 
     @staticmethod
     def backward(ctx, grad_losses: torch.Tensor):
+        if ctx.used:  # the softmax below overwrites the saved exponentials in place
+            raise RuntimeError("cross_entropy's backward can run only once per forward")
+        ctx.used = True
         exp, sum_exp, targets = ctx.saved_tensors
-        grad = exp / sum_exp                                     # softmax(o)
+        grad = exp.div_(sum_exp)                                 # softmax(o), in place
         grad[torch.arange(grad.shape[0], device=grad.device), targets] -= 1.0
         return grad.mul_(grad_losses[:, None]), None
 
