@@ -145,10 +145,11 @@ pd.DataFrame([{"corpus": d["name"], "BPE training, s": d["bpe_seconds"],
 #
 # The assignment's TinyStories model (`full`): vocabulary 10,000, context 256, d_model 512, 4
 # layers, 16 heads, d_ff 1,344, RoPE θ = 10,000, 327,680,000 training tokens per run (batch 32 ×
-# 40,000 steps × 256) — about a GPU-hour each. On a 2-core CPU the `laptop` profile keeps the
+# 40,000 steps × 256); its cost is printed below. On a 2-core CPU the `laptop` profile keeps the
 # architecture and shrinks everything else, so that the sweep, the batch study, four
-# ablations over three seeds, the second corpus and the generation fit in about half an hour.
-# The cell below times a few training steps and projects the cost.
+# ablations over three seeds, the second corpus and the generation are meant to fit in about half
+# an hour on a quiet machine (the closing line reports the actual time). The cell below times a
+# few training steps and projects the cost of one run.
 
 # %%
 D, LAYERS, HEADS = P.pick(smoke=(32, 2, 2), laptop=(64, 4, 2), full=(512, 4, 16))
@@ -556,7 +557,7 @@ answer(f"**main_experiment.** After {STEPS} steps: prose {pl:.3f} ± {ps:.3f} na
 #
 # The best prose model (baseline, first seed) and the code model continue the first tokens of
 # their validation text for 256 new tokens, with temperature 0.8 and top-p 0.9, and a KV cache
-# (when the text outgrows the context of {CTX} tokens, the oldest half is dropped; see
+# (when the text outgrows the model's context, the oldest half is dropped; see
 # `utils/generate.py`). Generation stops early only at `<|endoftext|>`.
 
 # %%

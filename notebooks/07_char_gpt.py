@@ -336,6 +336,48 @@ answer(f"**Q2.8 (b).** Greedy decoding: {gr.real_words:.0%} of the generated wor
        f"{STEPS} steps knows spelling and layout far better than content).")
 
 # %% [markdown]
+# **What the heads look at.** The attention weights of the same model on a line of validation
+# text (`record_weights` keeps them; the output is unchanged). Each row is a query character,
+# each column a key character it may attend to (the upper triangle is masked). In JupyterLab the
+# slider picks the layer; the report shows the last one.
+
+# %%
+import ipywidgets as widgets
+from utils.widgets import explore
+
+start_at = val_text.find("\n", len(val_text) // 3) + 1
+snippet = val_text[start_at:start_at + 40]
+
+
+def show_attention(layer: int = LAYERS - 1):
+    ids = torch.tensor([tok.encode(snippet)])
+    for block in model.layers:
+        block.attn.record_weights = True
+    with torch.no_grad():
+        model(ids)
+    w = model.layers[layer].attn.last_weights[0]                      # (H, S, S)
+    for block in model.layers:
+        block.attn.record_weights = False
+    labels = [c if c.strip() else "␣" if c == " " else "↵" for c in snippet]
+    fig, axes = plots.subplots(1, HEADS, width=min(3.0 * HEADS, 12), height=3.4)
+    for h, ax in enumerate(np.atleast_1d(axes)):
+        ax.imshow(w[h].numpy(), cmap="viridis",
+                  norm=plots.matplotlib.colors.PowerNorm(0.5, vmin=0, vmax=1))
+        ax.set_title(f"head {h}", fontsize=9)
+        ax.set_xticks(range(len(labels)), labels, fontsize=4)
+        ax.set_yticks(range(len(labels)), labels, fontsize=4)
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+        ax.grid(False)
+    plots.show(fig, f"attention_layer{layer}", f"Attention weights of layer {layer} (of "
+               f"{LAYERS}) of the trained RoPE model on the validation text {snippet!r}; "
+               "brighter = more weight (colour scale ∝ √weight), each row sums to 1.")
+
+
+explore(show_attention, layer=widgets.IntSlider(value=LAYERS - 1, min=0, max=LAYERS - 1,
+                                                description="layer"))
+
+# %% [markdown]
 # ## 5 · FlashAttention (question 2.9 (b)) — time and memory against sequence length
 #
 # The from-scratch attention computes the (S × S) score matrix, applies the mask and softmax,

@@ -29,10 +29,10 @@
 # %% tags=["parameters"]
 profile = "laptop"   # smoke | laptop | full
 seeds = [0, 1, 2]
-n_steps = 0          # training steps T; 0 = the profile's value
-lr = 0.0             # AdamW learning rate; 0 = the profile's value
-weight_decay = -1.0  # AdamW weight decay; -1 = the profile's value
-workers = 0          # parallel 1-thread processes for independent runs; 0 = the profile's value
+n_steps = 0          # training steps T; 0: profile default (40 / 1500 / 10001)
+lr = 0.0             # AdamW learning rate; 0: profile default (1e-3)
+weight_decay = -1.0  # AdamW weight decay; -1: profile default (1.0)
+workers = 0          # parallel 1-thread processes for independent runs; 0: profile default
 
 # %%
 from utils.notebook import answer, finish, start

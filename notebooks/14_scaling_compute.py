@@ -74,8 +74,8 @@ WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
 # %%
 SEED_B = [2 ** k for k in range(5, 10)]
 ALPHAS = [round(0.1 * k, 1) for k in range(1, 11)]
-BATCHES = P.pick(smoke=[32, 128], laptop=SEED_B, full=SEED_B)
-T = n_steps or P.pick(smoke=10, laptop=250, full=2 * 10 ** 4 + 1)
+BATCHES = P.pick(smoke=[256, 512], laptop=SEED_B, full=SEED_B)
+T = n_steps or P.pick(smoke=4, laptop=250, full=2 * 10 ** 4 + 1)
 R = P.r_train or P.pick(smoke=0.9, laptop=0.9, full=0.5)
 budgets = sorted({int(a * T) for a in ALPHAS})
 EVAL = P.pick(smoke=dict(eval_first=3, eval_period=5), laptop=dict(eval_first=100, eval_period=25),

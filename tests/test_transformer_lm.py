@@ -230,3 +230,17 @@ def test_counted_flops_and_parameters_match_the_accounting_formulas():
         with FlopCounterMode(display=False) as counter:
             m(torch.zeros(2, 11, dtype=torch.long))
         assert counter.get_total_flops() == acc.forward_flops(a, 2, 11)["total"]
+
+
+@pytest.mark.parametrize("attention", ["scratch", "flash"])
+def test_recorded_attention_weights_are_causal_distributions(attention):
+    m = model(attention=attention)
+    ids = torch.randint(0, 50, (2, 10), generator=torch.Generator().manual_seed(9))
+    expected = m(ids)
+    for layer in m.layers:
+        layer.attn.record_weights = True
+    torch.testing.assert_close(m(ids), expected, rtol=0, atol=1e-12)   # same output
+    w = m.layers[1].attn.last_weights                                  # (B, H, S, S)
+    assert w.shape == (2, 4, 10, 10)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 4, 10, dtype=D64), rtol=0, atol=1e-12)
+    assert (w.triu(diagonal=1) == 0).all()                             # no weight on the future

@@ -166,7 +166,8 @@ def group_results(results: Sequence[Mapping], key) -> dict:
 # figures
 
 
-def _norm(values: Sequence[float], log2: bool):
+def color_norm(values: Sequence[float], log2: bool = False):
+    """A colour normalisation over ``values``: linear, or logarithmic (for log₂ colour bars)."""
     from matplotlib import colors
 
     lo, hi = min(values), max(values)
@@ -182,9 +183,8 @@ def _log_y(ax) -> None:
     from matplotlib import ticker
 
     ax.set_yscale("log")
-    plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.yaxis.set_major_formatter(ticker.LogFormatter())
+    ax.yaxis.set_minor_formatter(ticker.LogFormatter(minor_thresholds=(1, 0.5)))
 
 
 def _log_x_steps(ax) -> None:
@@ -195,7 +195,9 @@ def _log_x_steps(ax) -> None:
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
 
 
-def _colorbar(fig, axes, norm, cmap, label: str, values: Sequence[float], log2: bool):
+def add_colorbar(fig, axes, norm, cmap, label: str, values: Sequence[float],
+                 log2: bool = False):
+    """One colour bar for ``axes`` with a tick at each value (labelled 2^k when ``log2``)."""
     from matplotlib import cm, ticker
 
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
@@ -228,9 +230,9 @@ def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: 
     if not groups:
         raise ValueError("plot_curves needs at least one group of runs")
     values = [float(v) for v in groups]
-    norm, cm = _norm(values, log2), plt.get_cmap(cmap)
+    norm, cm = color_norm(values, log2), plt.get_cmap(cmap)
     if fig_axes is None:
-        ncols = min(len(panels), 4 if len(panels) != 5 else 5)
+        ncols = min(len(panels), 4 if len(panels) <= 4 else 3)
         nrows = math.ceil(len(panels) / ncols)
         fig, axes = plots.subplots(nrows, ncols, width=min(3.0 * ncols + 1.2, 15.5),
                                    height=2.8 * nrows + 0.4, squeeze=False, layout="constrained")
@@ -257,7 +259,7 @@ def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: 
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    _colorbar(fig, axes, norm, cm, label, values, log2)
+    add_colorbar(fig, axes, norm, cm, label, values, log2)
     return fig
 
 
@@ -288,7 +290,7 @@ def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRIC
                                height=2.6 * nrows + 0.6, squeeze=False, layout="constrained")
     flat = np.ravel(axes)
     hue_values = sorted(set(df[hue])) if hue else [None]
-    norm = _norm([float(v) for v in hue_values], hue_log2) if hue else None
+    norm = color_norm([float(v) for v in hue_values], hue_log2) if hue else None
     cm = plt.get_cmap(cmap)
     for ax, metric in zip(flat, metrics):
         for model in models:
@@ -323,7 +325,7 @@ def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRIC
                       label=MODEL_LABELS.get(m, m)) for m in models if m in MODEL_STYLES]
     fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
     if hue:
-        _colorbar(fig, axes, norm, cm, hue_label or hue, [float(v) for v in hue_values], hue_log2)
+        add_colorbar(fig, axes, norm, cm, hue_label or hue, [float(v) for v in hue_values], hue_log2)
     if title:
         fig.suptitle(title)
     return fig

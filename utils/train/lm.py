@@ -232,25 +232,24 @@ def load_checkpoint(src, model: torch.nn.Module,
 def pick_threads(max_threads: int | None = None, verbose: bool = True) -> int:
     """Set and return torch's intra-op thread count for training on a CPU.
 
-    All cores (at most ``max_threads``), unless the 1-minute load average shows other processes
-    already using them: then 1. On a shared 2-core machine two threads that must synchronise at
-    every operation run many times slower than one (``../shared/research/perf_baselines.md``
-    §0 measured 18× for a GPT step at load 7-9). The thread count changes only float rounding.
+    One thread per core that other processes leave free (measured over half a second with
+    ``psutil.cpu_percent``), at least 1 and at most ``max_threads``. On a shared 2-core machine
+    two threads that must synchronise at every operation run many times slower than one when
+    another process holds a core (``../shared/research/perf_baselines.md`` §0 measured 18× for a
+    GPT step at load 7-9). The thread count changes only float rounding, not the results.
     """
     import os
 
+    import psutil
+
     cores = os.cpu_count() or 1
     want = min(cores, max_threads or cores)
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    n = want if load < max(1.0, cores - 0.5) else 1
+    busy = psutil.cpu_percent(interval=0.5) / 100.0 * cores      # cores used by others now
+    n = max(1, min(want, int(cores - busy + 0.5)))
     torch.set_num_threads(n)
     if verbose:
-        print(f"torch threads: {n} ({cores} cores, load average {load:.1f})")
+        print(f"torch threads: {n} ({cores} cores, {busy:.1f} of them busy with other work)")
     return n
-
 
 
 @dataclass
