@@ -2,7 +2,7 @@
 
 One forward + backward (gradients for the weights and the input features) of a graph
 convolution, eq. 6 of seed 003 §3.2, 64 → 64 features, on a random directed graph with
-N = 10,000 nodes and E = 100,000 edges (``--quick``: N = 3,000, E = 30,000, fewer rounds):
+N = 10,000 nodes and E = 100,000 edges (``--quick``: N = 2,000, E = 20,000, fewer rounds):
 
 * ``message``: ``utils.nn.gnn.MessageGraphConvolution`` (gather + ``index_add_``), the layer
   notebook 21 trains with;
@@ -34,7 +34,7 @@ def _step(layer, x, edge_index, grad_out):
 
 
 def run(quick: bool = False) -> list[Result]:
-    n, e = (3_000, 30_000) if quick else (10_000, 100_000)
+    n, e = (2_000, 20_000) if quick else (10_000, 100_000)
     rounds = 3 if quick else 7
     torch.manual_seed(0)
     edge_index = random_graph(n, e, seed=0)

@@ -47,6 +47,7 @@ P = start("02_positional_encodings", globals(), lag=Int(min=1, max=16),
 # %%
 import inspect
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -356,6 +357,20 @@ def train_lag_copy(config, ctx):
 # These matrices are tiny (32 x 32): one thread is faster than two, whose synchronisation
 # costs more than the work it splits (and on a busy machine, far more).
 torch.set_num_threads(1)
+probe = TransformerLM(TransformerConfig(vocab_size=VOCAB, context_length=2 * train_len,
+                                        d_model=32, num_layers=2, num_heads=2))
+probe_opt = AdamW(probe.parameters(), lr=1e-3)
+t0 = time.perf_counter()
+for _ in range(3):
+    xp = torch.randint(0, VOCAB, (64, train_len))
+    lp = cross_entropy(probe(xp)[:, lag:], xp[:, :-lag])
+    probe_opt.zero_grad()
+    lp.backward()
+    probe_opt.step()
+t_step = (time.perf_counter() - t0) / 3
+print(f"about {t_step * 1e3:.0f} ms per training step -> about "
+      f"{4 * len(P.seeds) * STEPS * t_step / 60:.1f} min for the {4 * len(P.seeds)} runs "
+      f"(runs already in the run store are reused)")
 configs = [{"version": 1, "positions": p, "seed": s, "steps": STEPS, "lag": lag,
             "train_len": train_len, "lr": 3e-3}
            for p in ("rope", "learned", "sinusoidal", "none") for s in P.seeds]

@@ -168,7 +168,7 @@ D, LAYERS, HEADS = P.pick(smoke=(32, 2, 2), laptop=(128, 4, 4), full=(384, 6, 6)
 CONTEXT = P.pick(smoke=64, laptop=128, full=128)
 BATCH = P.pick(smoke=8, laptop=16, full=128)
 EPOCH_STEPS = (len(train_text) - CONTEXT) // BATCH     # every window once, as the assignment
-STEPS = P.pick(smoke=20, laptop=300, full=5 * EPOCH_STEPS)
+STEPS = P.pick(smoke=20, laptop=200, full=5 * EPOCH_STEPS)
 LR = P.pick(smoke=2e-3, laptop=2e-3, full=5e-4)
 
 

@@ -77,8 +77,11 @@ print(inspect.getsource(get_loss_and_accuracy))
 # free: with the whole training set in one batch and no dropout, the forward pass of step $t+1$
 # runs the parameters $\theta_t$ on exactly the rows an evaluation would, so its loss and
 # accuracy *are* the evaluation at $t$ (`tests/test_arithmetic.py` checks this against a
-# separate pass). Each run goes through the run store: a finished run is reused, an interrupted
-# one resumes from its last checkpoint.
+# separate pass). And since only the right-hand side is scored, the GPT computes its last block
+# and its classifier only from the first right-hand-side position on: with causal attention the
+# scored logits and all gradients are unchanged (tested), for about a quarter fewer FLOPs. Each
+# run goes through the run store: a finished run is reused, an interrupted one resumes from its
+# last checkpoint.
 
 # %%
 default = arith.ArithmeticConfig()
@@ -119,13 +122,15 @@ def seconds_per_step(model: str, steps: int = 3) -> float:
     opt = arith.build_optimizer(c, net.parameters())
     with_threads = torch.get_num_threads()
     torch.set_num_threads(1)                      # as in a worker process
+    start = arith.rhs_start(tr[2])                # the trainer scores the right-hand side only
     try:
         for i in range(steps + 1):
             if i == 1:
                 t0 = time.perf_counter()
             opt.zero_grad()
-            loss, _ = get_loss_and_accuracy(net(tr[0])[0], *tr[1:])
-            loss.backward()
+            loss, _ = arith.rhs_loss(net, *tr, start)
+            loss.mean().backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), c["max_grad_norm"])
             opt.step()
     finally:
         torch.set_num_threads(with_threads)

@@ -225,6 +225,18 @@ def test_free_train_metrics_equal_a_separate_evaluation(model):
         assert sep[i]["accuracy"] == h["train"]["accuracy"][i]
 
 
+@pytest.mark.parametrize("model, orders", [("gpt", 2), ("lstm", 2), ("gpt", [2, 3])])
+def test_rhs_only_fast_path_matches_the_plain_computation(model, orders):
+    """fast=True scores logits only from the first right-hand-side position on."""
+    c = tiny(model=model, p=5, operation_orders=orders, n_steps=6, eval_first=6)
+    fast, plain = A.train(c, fast=True), A.train(c, fast=False)
+    assert fast["all_steps"] == plain["all_steps"]
+    for split in ("train", "test"):
+        assert fast[split].keys() == plain[split].keys()
+        for k in fast[split]:
+            np.testing.assert_allclose(fast[split][k], plain[split][k], rtol=0, atol=2e-5)
+
+
 def test_epoch_rounding_and_shuffled_minibatches():
     c = tiny(model="lstm", train_batch_size=10, n_steps=7)          # N_train = 24: 3 batches/epoch
     h = A.train(c)

@@ -241,3 +241,23 @@ def test_bad_input():
         GPT(2, 1, 8, 10, 6)(torch.zeros(1, 7, dtype=torch.long))
     with pytest.raises(ValueError, match="last dimension must be hidden_size=8"):
         LayerNorm(8)(torch.zeros(2, 7))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_from_position_gives_the_same_logits_and_gradients(fast):
+    torch.manual_seed(7)
+    gpt = GPT(4, 3, 16, 11, 8, fast=fast).to(DT)
+    x = torch.randint(0, 11, (5, 8))
+    full = gpt(x)[0]
+    for p in (1, 4, 7):
+        part, (hidden, attn) = gpt(x, from_position=p)
+        assert part.shape == (5, 8 - p, 11) and hidden is None and attn is None
+        torch.testing.assert_close(part, full[:, p:], rtol=0, atol=1e-12)
+        w = torch.randn_like(part)
+        g_part = torch.autograd.grad((part * w).sum(), list(gpt.parameters()), allow_unused=True)
+        g_full = torch.autograd.grad((full[:, p:] * w).sum(), list(gpt.parameters()),
+                                     retain_graph=True, allow_unused=True)
+        for a, b in zip(g_part, g_full):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="from_position must be in"):
+        gpt(x, from_position=8)

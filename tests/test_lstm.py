@@ -143,3 +143,13 @@ def test_bad_shapes():
         LSTM(3, 4, 2)(torch.randn(2, 5, 3), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
     with pytest.raises(ValueError, match="share_embeddings needs embedding_size == hidden_size"):
         LSTMLM(10, 4, 5, 1, share_embeddings=True)
+
+
+def test_lm_from_position_gives_the_same_logits():
+    torch.manual_seed(4)
+    lm = LSTMLM(11, 8, 6, 2).double()
+    x = torch.randint(0, 11, (3, 7))
+    full, (h, c) = lm(x)
+    part, (h2, c2) = lm(x, from_position=4)
+    torch.testing.assert_close(part, full[:, 4:], rtol=0, atol=0)
+    assert torch.equal(h, h2) and torch.equal(c, c2)

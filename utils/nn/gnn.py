@@ -142,7 +142,9 @@ def laplacian(edge_index, num_nodes: int) -> torch.Tensor:
 # --- graph convolution ---------------------------------------------------------------------
 
 class _GraphConvolution(nn.Module):
-    """W and B (out, in); W Xavier-uniform, B zeros (as in the original starter code)."""
+    """W and B (out, in), both Xavier-uniform. (The starter code set B = 0; then a node without
+    neighbours, or a net whose neighbour means vanish, starts with zero output and zero
+    gradient in a two-layer net, and the self path never trains.)"""
 
     def __init__(self, in_features: int, out_features: int, self_term: bool = True):
         super().__init__()
@@ -152,7 +154,10 @@ class _GraphConvolution(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.W = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.xavier_uniform_(self.W)
-        self.B = nn.Parameter(torch.zeros(out_features, in_features)) if self_term else None
+        self.B = None
+        if self_term:
+            self.B = nn.Parameter(torch.empty(out_features, in_features))
+            nn.init.xavier_uniform_(self.B)
 
     def _check(self, x, edge_index):
         n = check_features(x, self.in_features, type(self).__name__)

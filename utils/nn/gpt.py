@@ -16,7 +16,9 @@
   :class:`Decoder` stacks L blocks; :class:`GPT` = embedding → decoder → linear classifier
   (no final LayerNorm). ``GPT.forward`` returns ``logits, (hidden_states, attentions)`` with
   hidden_states (B, L, S, d) (each block's output, as the seed specifies; the starter also
-  stacks the embedding as entry 0) and attentions (B, L, m, S, S), detached.
+  stacks the embedding as entry 0) and attentions (B, L, m, S, S), detached. Training needs
+  only the right-hand side of each equation: ``forward(x, from_position=p)`` computes the last
+  block and the classifier for positions ≥ p only (the causal mask makes this exact).
 
 Speed (``make bench``): ``fast=True`` keeps the same equations but runs LayerNorm through
 :class:`LayerNormFunction`, whose backward is derived by hand (fewer passes over memory than
@@ -177,9 +179,12 @@ class Block(nn.Module):
         self.ffn_drop = nn.Dropout(p=dropout)
         self.ffn_norm = LayerNorm(d_model, fast=fast)
 
-    def forward(self, x: torch.Tensor):
-        a1, attn = self.self_attn(x, x, x)                  # (B, S, d), (B, m, S, S)
-        a1 = self.self_attn_norm(x + a1)
+    def forward(self, x: torch.Tensor, from_position: int = 0):
+        """x (B, S, d) → (B, S', d), attention (B, m, S', S) with S' = S − from_position: only
+        the queries from ``from_position`` on (keys and values still use every position)."""
+        q = x[:, from_position:] if from_position else x
+        a1, attn = self.self_attn(q, x, x)                  # (B, S', d), (B, m, S', S)
+        a1 = self.self_attn_norm(q + a1)
         a2 = self.ffn_drop(self.ffn(a1))
         a2 = self.ffn_norm(a1 + a2)
         return a2, attn
@@ -198,7 +203,14 @@ class Decoder(nn.Module):
             Block(d_model, num_heads, multiplier, dropout, non_linearity, bias, fast)
             for _ in range(num_blocks)])
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, from_position: int = 0):
+        """With ``from_position`` > 0 the last block computes only the positions from there on
+        (a causal model's earlier outputs never affect them) and no hidden states or attention
+        maps are returned: (x (B, S − from_position, d), (None, None))."""
+        if from_position:
+            for block in self.blocks[:-1]:
+                x, _ = block(x)
+            return self.blocks[-1](x, from_position)[0], (None, None)
         hidden_states, attentions = [], []
         for block in self.blocks:
             x, attn = block(x)
@@ -258,12 +270,19 @@ class GPT(nn.Module):
         if share_embeddings:
             self.classifier.weight = self.embedding.tokens.weight
 
-    def forward(self, x: torch.Tensor):
-        """x (B, S) → logits (B, S, V), (hidden_states (B, L, S, d), attentions (B, L, m, S, S))."""
+    def forward(self, x: torch.Tensor, from_position: int = 0):
+        """x (B, S) → logits (B, S, V), (hidden_states (B, L, S, d), attentions (B, L, m, S, S)).
+
+        ``from_position`` (training shortcut): logits only for positions ≥ from_position,
+        (B, S − from_position, V), with the last block restricted to them, and (None, None);
+        the loss on those positions and its gradients are unchanged.
+        """
         if x.dim() != 2:
             raise ValueError(f"x must be token ids of shape (batch, seq_len), got {tuple(x.shape)}")
+        if not 0 <= from_position < x.shape[1]:
+            raise ValueError(f"from_position must be in [0, {x.shape[1]}), got {from_position}")
         h = self.embedding(x)                                   # (B, S, d)
-        h, (hidden_states, attentions) = self.decoder(h)
+        h, (hidden_states, attentions) = self.decoder(h, from_position)
         logits = self.classifier(h)                             # (B, S, V)
         return logits, (hidden_states, attentions)
 

@@ -159,11 +159,15 @@ class LSTMLM(nn.Module):
         if share_embeddings:                              # tie the classifier to the embedding
             self.classifier.weight = self.embedding.weight
 
-    def forward(self, x: torch.Tensor, hidden_states=None):
-        """x (B, S) token ids → logits (B, S, V), (h, c) each (L, B, d_h)."""
+    def forward(self, x: torch.Tensor, hidden_states=None, from_position: int = 0):
+        """x (B, S) token ids → logits (B, S, V), (h, c) each (L, B, d_h).
+
+        ``from_position``: logits only for positions ≥ from_position (the recurrence still runs
+        over every position), as for the GPT.
+        """
         embeddings = self.embedding(x)                               # (B, S, d_e)
         outputs, (h, c) = self.lstm(embeddings, hidden_states)       # (B, S, d_h)
-        logits = self.classifier(outputs)                            # (B, S, V)
+        logits = self.classifier(outputs[:, from_position:])         # (B, S', V)
         return logits, (h, c)
 
 

@@ -199,18 +199,30 @@ def metrics_from_samples(loss: torch.Tensor, accuracy: torch.Tensor,
     return out
 
 
+def rhs_start(eq_positions: torch.Tensor) -> int:
+    """The first target position that any equation scores (its '=' position + 1)."""
+    return int(eq_positions.min()) + 1
+
+
+def rhs_loss(model: torch.nn.Module, inputs, targets, eq_positions, mask, start: int = 0):
+    """Per-equation loss and accuracy (reduction 'none'), the model computing logits only from
+    position ``start`` on (0: all positions). Identical values: earlier logits are never scored."""
+    logits, *_ = model(inputs, from_position=start) if start else model(inputs)
+    return get_loss_and_accuracy(logits, targets[:, start:], eq_positions - start,
+                                 mask[:, start:], reduction="none")
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, tensors, batch_size: int) -> dict:
+def evaluate(model: torch.nn.Module, tensors, batch_size: int, rhs_only: bool = True) -> dict:
     """Loss and accuracy of ``model`` on a whole split, in batches of ``batch_size``."""
     was_training = model.training
     model.eval()
     inputs, targets, eq_positions, mask = tensors
+    start = rhs_start(eq_positions) if rhs_only else 0
     losses, accs = [], []
-    for start in range(0, len(inputs), batch_size):
-        sl = slice(start, start + batch_size)
-        logits, *_ = model(inputs[sl])
-        loss, acc = get_loss_and_accuracy(logits, targets[sl], eq_positions[sl], mask[sl],
-                                          reduction="none")
+    for first in range(0, len(inputs), batch_size):
+        sl = slice(first, first + batch_size)
+        loss, acc = rhs_loss(model, inputs[sl], targets[sl], eq_positions[sl], mask[sl], start)
         losses.append(loss)
         accs.append(acc)
     model.train(was_training)
@@ -236,8 +248,9 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
     ``ctx``: a :class:`utils.runs.RunContext` (from ``RunStore.run``) to checkpoint every
     ``checkpoint_every`` steps and resume. ``metric_fns``: extra ``name -> fn(model) -> float``
     recorded at every evaluation in ``history["extra"]``. ``callback(step)`` runs after every
-    step (the tests use it to interrupt a run). ``fast`` picks the models' fast paths (same
-    numbers up to float rounding; see ``tests/test_lstm.py`` and ``tests/test_gpt.py``).
+    step (the tests use it to interrupt a run). ``fast`` picks the models' fast paths and
+    computes logits only from the first right-hand-side position on (same numbers up to float
+    rounding; see ``tests/test_lstm.py``, ``tests/test_gpt.py`` and ``test_arithmetic.py``).
     """
     config = dict(config)
     check_config(config)
@@ -263,6 +276,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
     # whole set in the evaluation's order with the evaluation's arithmetic (no dropout).
     free_train_eval = batches_per_epoch == 1 and config["dropout"] == 0
     order_gen = torch.Generator().manual_seed(config["seed"])        # shuffles batches
+    start = rhs_start(train_t[2]) if fast else 0                     # first scored position
 
     history = {"train": {}, "test": {}, "all_steps": [], "steps_epoch": {}, "extra": {}}
     states: dict[int, dict] = {}
@@ -276,7 +290,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
     def record_eval(step_: int, epoch: int, train_metrics: dict | None) -> None:
         history["all_steps"].append(step_)
         history["steps_epoch"][step_] = epoch
-        record("test", evaluate(model, valid_t, config["eval_batch_size"]))
+        record("test", evaluate(model, valid_t, config["eval_batch_size"], rhs_only=fast))
         if train_metrics is not None:
             record("train", train_metrics)
         extras = dict(param_norm=param_norm(model)) if config["track_param_norm"] else {}
@@ -301,7 +315,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
         wall_before = ckpt["wall_s"]
     else:
         record_eval(0, 0, None if free_train_eval else evaluate(
-            model, train_t, config["eval_batch_size"]))
+            model, train_t, config["eval_batch_size"], rhs_only=fast))
 
     bar = None
     if progress:
@@ -323,9 +337,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
             batch = train_t
         inputs, targets, eq_positions, mask = batch
         optimizer.zero_grad(set_to_none=True)
-        logits, *_ = model(inputs)
-        loss_each, acc_each = get_loss_and_accuracy(logits, targets, eq_positions, mask,
-                                                    reduction="none")
+        loss_each, acc_each = rhs_loss(model, inputs, targets, eq_positions, mask, start)
         loss = loss_each.mean()
         if free_train_eval and owed():
             record("train", metrics_from_samples(loss_each.detach(), acc_each, eq_positions))
@@ -336,7 +348,8 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
         step += 1
         if step in eval_at:
             last = step == n_steps
-            record_eval(step, epoch + 1, evaluate(model, train_t, config["eval_batch_size"])
+            record_eval(step, epoch + 1, evaluate(model, train_t, config["eval_batch_size"],
+                                                  rhs_only=fast)
                         if (last or not free_train_eval) else None)
         if bar is not None:
             bar.update(1)
