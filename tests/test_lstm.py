@@ -126,7 +126,7 @@ def test_parameter_count_formula(d_x, d_h, L, bias):
 
 
 def test_lm_parameter_count_and_the_default_model():
-    for V, de, dh, L, bl, bc in itertools.product([36, 16], [64, 128], [64, 256], [1, 2, 3],
+    for V, de, dh, L, bl, bc in itertools.product([36, 16], [8, 24], [16, 40], [1, 2, 3],
                                                   [True, False], [True, False]):
         lm = LSTMLM(V, de, dh, L, bias_lstm=bl, bias_classifier=bc)
         assert sum(p.numel() for p in lm.parameters()) == lstm_lm_parameter_count(V, de, dh, L,
