@@ -84,12 +84,11 @@ pd.DataFrame(sizes).set_index("r_train").T
 # ## 2 · The sweep and what it costs
 #
 # `full` is the seed's experiment: 9 values of $r_{\mathrm{train}}$, $T = 10^4 + 1$ steps, both
-# models, evaluation at every step up to 100 then every 100 (the resolution of $t_f$). On the
-# 2-core CPU a default run costs about 0.2-0.35 CPU-seconds per step, so `full` is about
-# 54 runs × 10⁴ steps ≈ 40 CPU-hours: a GPU job. `laptop` keeps the questions answerable within
-# about 12 minutes by training fewer values of $r_{\mathrm{train}}$ for fewer steps (printed
-# below, computed from the parameters); the cost is predicted from a short timing on this
-# machine before the sweep starts.
+# models, evaluation at every step up to 100 then every 100 (the resolution of $t_f$): a GPU
+# job (its size and, measured here, the CPU cost of one default step are printed below).
+# `laptop` keeps the questions answerable within its budget of minutes by training fewer
+# values of $r_{\mathrm{train}}$ for fewer steps (printed below, computed from the parameters);
+# the cost is predicted from a short timing on this machine before the sweep starts.
 
 # %%
 R_VALUES = P.pick(smoke=[0.3, 0.7], laptop=[0.3, 0.5, 0.7, 0.9], full=SEED_R)
@@ -107,6 +106,11 @@ print(f"{P.profile}: r_train in {R_VALUES} ({len(R_VALUES)} of the seed's {len(S
       f"{EVAL['eval_period']}")
 cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
                              device=DEVICE)
+n_full = len(SEED_R) * len(MODELS) * len(SEEDS)
+steps_full = n_full * default["n_steps"]
+steps_here = sum(c["n_steps"] for c in configs)
+print(f"full: {n_full} runs × {default['n_steps']} steps = {steps_full:,} run-steps, "
+      f"{steps_full / steps_here:.0f}× this profile's {steps_here:,}")
 
 # %%
 results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)

@@ -62,13 +62,14 @@ WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
 # %% [markdown]
 # ## 1 · The runs
 #
-# A step with batch $B$ costs about $B$ times a one-equation step, so the five batch sizes cost
-# together about twice the default $B = 512$ per step; the evaluations (every step up to 100,
-# then at every budget $\alpha T$ and regularly in between) are the same for all $B$ and need a
-# separate pass over the training set whenever $B$ is smaller than it. `full` trains the
-# seed's $T = 2\cdot10^4 + 1$; `laptop` a short $T$ (printed below) at $r_{\mathrm{train}} = 0.9$, the
-# fraction at which the models generalise within a few hundred steps (notebooks 11 and 13; at
-# the default 0.5 a short run shows only memorisation; the parameter `r_train` changes it).
+# A step with batch $B$ costs about $B$ times a one-equation step, so the five batch sizes
+# together cost about $\sum_B B / 512 \approx 2$ default steps per step; the evaluations
+# (every step up to 100, then at every budget $\alpha T$ and regularly in between) are the same
+# for all $B$ and need a separate pass over the training set whenever $B$ is smaller than it.
+# `full` trains the seed's $T = 2\cdot10^4 + 1$; `laptop` a short $T$ (printed below) at
+# $r_{\mathrm{train}} = 0.9$, where the delay before generalisation is short enough for part of
+# it to show within the budget (notebooks 11 and 13; at the default 0.5 a short run shows only
+# memorisation; the parameter `r_train` changes it).
 # With fewer equations than $B$ the batch is the whole training set, as in the starter code.
 
 # %%

@@ -78,9 +78,11 @@ print(inspect.getsource(arith.param_norm))
 #
 # `full` is the seed's: 4 values of $\lambda$, $T = 4\cdot 10^4 + 1$, $r_{\mathrm{train}} = 0.5$. On the
 # 2-core CPU one such LSTM run alone is hours of compute, so `laptop` trains a short $T$
-# (printed below) at $r_{\mathrm{train}} = 0.9$: there the LSTM generalises within a few hundred
-# steps (notebook 11), so the norm can be watched *before and at* generalisation, which a
-# short run at 0.5 would never reach. The parameter `r_train` sets the fraction.
+# (printed below) at $r_{\mathrm{train}} = 0.9$: with more of the table to learn from, the delay
+# between memorisation and generalisation is much shorter (notebook 11), so the norm can be
+# watched before and, if it comes within the budget, at generalisation — which a short run at
+# 0.5 would never reach. The answers below say whether it came. The parameter `r_train` sets
+# the fraction.
 
 # %%
 SEED_WD = [0.25, 0.5, 0.75, 1.0]

@@ -101,7 +101,7 @@ found.sort(key=lambda t: t[:5])
 if found and found[0][0] is False:
     result, source = found[0][-1], f"notebook 10's run store (key {found[0][4]})"
 else:
-    T16 = P.pick(smoke=20, laptop=500, full=10 ** 4 + 1)
+    T16 = P.pick(smoke=20, laptop=400, full=10 ** 4 + 1)
     fallback = arith.make_config(
         model="gpt", seed=SEEDS[0], n_steps=T16, r_train=P.pick(smoke=0.9, laptop=0.9, full=0.5),
         eval_first=100, eval_period=P.pick(smoke=5, laptop=25, full=100),

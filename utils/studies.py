@@ -418,12 +418,35 @@ def run_cost(config: Mapping, timing: Mapping, key: str = "step_s") -> float:
     return n_steps * mean_step + n_evals * (val_cost + train_eval)
 
 
+def time_group_step(config: Mapping, n_train: int, batch: int, runs: int = 4,
+                    device: str = "cpu") -> float:
+    """Seconds (CPU on a CPU) per run-step of a full batch when ``runs`` copies of ``config``
+    (seeds 0, 1, ...) train as one batch: the difference between one and three epochs of
+    :func:`utils.train.batched.train_group`, so that building and evaluating cancel out, scaled
+    from the epoch's mean batch to a full one (the convention of :func:`run_cost`)."""
+    from .train.batched import train_group
+
+    per_epoch = math.ceil(n_train / batch)
+    group = [make_config(**{**config, "seed": s, "n_steps": per_epoch, "eval_first": 0,
+                            "eval_period": 10 ** 6, "eval_steps": [], "keep_states": []})
+             for s in range(runs)]
+    clock = time.process_time if device == "cpu" else time.perf_counter
+    t0 = clock()
+    train_group(group, device=device)
+    t1 = clock()
+    train_group([{**c, "n_steps": 3 * per_epoch} for c in group], device=device)
+    t2 = clock()
+    mean_step = max((t2 - t1) - (t1 - t0), 1e-9) / (2 * per_epoch * runs)
+    return mean_step * batch / (n_train / per_epoch)
+
+
 def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
                   device: str = "cpu", store=None, verbose: bool = True) -> dict:
     """Predict a sweep's cost from a short timing of each distinct shape on this machine.
 
-    Runs already in ``store`` cost nothing. With ``workers`` one-thread processes the wall time
-    is the CPU time divided by ``workers`` (an idle machine; a loaded one is slower: see
+    Runs already in ``store`` cost nothing. A shape that :func:`executor` batches is timed as a
+    batch (per run-step), the others alone. With ``workers`` one-thread processes the wall
+    time is the CPU time divided by ``workers`` (an idle machine; a loaded one is slower: see
     ``load``). Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
     """
     import torch
@@ -433,14 +456,21 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     threads = torch.get_num_threads()
     if workers > 1 and device == "cpu":
         torch.set_num_threads(1)
+    key = "step_cpu_s" if device == "cpu" else "step_s"
     try:
         for c in todo:
             k = shape_key(c)
             if k not in per_shape:
                 per_shape[k] = time_step(c, steps=steps, device=device)
+                if executor(c, device) == "batched":
+                    same = sum(shape_key(o) == k for o in todo)
+                    runs = max(1, min(8, math.ceil(same / max(1, workers))))
+                    t = per_shape[k]
+                    t[key] = time_group_step(c, t["n_train"], t["batch"], runs=runs,
+                                             device=device)
+                    per_shape[k]["batched_runs"] = runs
     finally:
         torch.set_num_threads(threads)
-    key = "step_cpu_s" if device == "cpu" else "step_s"
     cpu_s = sum(run_cost(c, per_shape[shape_key(c)], key) for c in todo)
     wall_s = cpu_s / max(1, min(workers, len(todo) or 1)) if device == "cpu" else cpu_s
     out = {"runs": len(configs), "to_run": len(todo), "cpu_s": cpu_s, "wall_s": wall_s,
@@ -462,25 +492,52 @@ def default_workers() -> int:
 # running a sweep
 
 
+def executor(config: Mapping, device: str = "cpu") -> str:
+    """How a run is trained: ``"batched"`` (with the others of its shape, one vmapped
+    computation, :mod:`utils.train.batched`) or ``"solo"`` (:func:`utils.train.arithmetic.train`).
+
+    On a GPU every batchable run is batched: one of these tiny models leaves the GPU idle. On a
+    CPU the matrix products already keep a core busy: batching measured 0.98× (LSTM) and about
+    1.0× (GPT) the per-run-step CPU time of solo runs (``bench/bench_sweeps.py``), so CPU runs
+    train solo in parallel one-thread processes, as notebook 10's do.
+    """
+    from .train.batched import batchable
+
+    return "batched" if device != "cpu" and batchable(config) else "solo"
+
+
 def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, device: str = "cpu",
-              batched: bool | None = None, **train_kwargs) -> list[dict]:
+              **train_kwargs) -> list[dict]:
     """Results of every config (in order) through ``store``, training only the missing ones.
 
-    On a CPU the lever is parallel one-thread processes
-    (:func:`utils.train.arithmetic.run_many`); on a GPU (or with ``batched=True``) runs that
-    share a model shape train together as one batched computation
-    (:func:`utils.train.batched.run_batched`), each keeping its own data, seed, optimizer state,
-    clipping and metrics.
+    Each run goes to its :func:`executor`: solo runs to parallel one-thread processes
+    (:func:`utils.train.arithmetic.run_many`), batched ones to
+    :func:`utils.train.batched.run_batched` (on a CPU split over ``workers`` one-thread
+    processes), each run keeping its own data, seed, optimizer state, clipping and metrics.
     """
     from .train.arithmetic import run_many
+    from .train.batched import run_batched
 
-    if batched is None:
-        batched = device != "cpu"
-    if batched:
-        from .train.batched import run_batched
-
-        return run_batched(store, configs, device=device)
-    return run_many(store, configs, workers=workers or default_workers(), **train_kwargs)
+    configs = [dict(c) for c in configs]
+    workers = workers or default_workers()
+    how = [executor(c, device) for c in configs]
+    out: list = [None] * len(configs)
+    batched_idx = [i for i, h in enumerate(how) if h == "batched"]
+    solo_idx = [i for i, h in enumerate(how) if h == "solo"]
+    if batched_idx:
+        res = run_batched(store, [configs[i] for i in batched_idx], device=device,
+                          workers=workers)
+        for i, r in zip(batched_idx, res):
+            out[i] = r
+    if solo_idx:
+        kwargs = dict(train_kwargs)
+        if device != "cpu":
+            kwargs["device"] = device
+        res = run_many(store, [configs[i] for i in solo_idx],
+                       workers=workers if device == "cpu" else 1, **kwargs)
+        for i, r in zip(solo_idx, res):
+            out[i] = r
+    return out
 
 
 def run_seeds(seeds: Sequence[int]) -> list[int]:

@@ -89,9 +89,10 @@ class TransformerConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         if self.d_model % self.num_heads:
+            divisors = [h for h in range(1, self.d_model + 1) if self.d_model % h == 0]
             raise ValueError(f"d_model={self.d_model} is not divisible by num_heads="
                              f"{self.num_heads}; choose num_heads among the divisors of d_model "
-                             f"({', '.join(str(h) for h in range(1, self.d_model + 1) if self.d_model % h == 0)})")
+                             f"({', '.join(map(str, divisors))})")
         _choice("positions", self.positions, POSITION_TYPES)
         _choice("norm_position", self.norm_position, NORM_POSITIONS)
         _choice("norm_type", self.norm_type, NORM_TYPES)

@@ -313,16 +313,61 @@ def _tied_name(key: str, final: Mapping) -> str:
 # a sweep through the run store
 
 
-def run_batched(store, configs: Sequence[Mapping], device: str = "cpu", max_runs: int = 64,
-                checkpoint_every: int = 500, progress: bool = True) -> list[dict]:
-    """Results of every config (in order) through ``store``, training the missing ones in
-    batches of at most ``max_runs`` that share :func:`group_key`.
+def _group_in_worker(namespace: str, root: str, chunk: list, device: str,
+                     checkpoint_every: int) -> list[str]:
+    """Worker process: train one chunk with one thread and store its results."""
+    torch.set_num_threads(1)
+    from ..runs import RunStore
 
-    Each finished run is stored under its own config, exactly as ``store.run(config, train)``
-    would; a group's checkpoint lives in ``<store>/batch-<hash>/`` while it trains.
-    """
+    store = RunStore(namespace, root=root)
+    _train_chunk(store, chunk, device, checkpoint_every)
+    return [store.key(c) for c in chunk]
+
+
+def _train_chunk(store, chunk: list, device: str, checkpoint_every: int) -> dict:
     from ..runs import RunContext
 
+    chunk = sorted(chunk, key=store.key)
+    tag = hashlib.sha256("|".join(store.key(c) for c in chunk).encode()).hexdigest()[:16]
+    ctx = RunContext(store, {"batched": [store.key(c) for c in chunk]}, f"batch-{tag}")
+    ctx.dir.mkdir(parents=True, exist_ok=True)
+    results = train_group(chunk, ctx, device=device, checkpoint_every=checkpoint_every)
+    fresh = {}
+    for c, res in zip(chunk, results):
+        store.run(c, lambda _c, _ctx, res=res: res)
+        fresh[store.key(c)] = res
+    for name in ("checkpoint.pt", "checkpoint.sha256"):
+        (ctx.dir / name).unlink(missing_ok=True)
+    try:
+        ctx.dir.rmdir()
+    except OSError:
+        pass
+    return fresh
+
+
+def split_evenly(items: Sequence, parts: int) -> list[list]:
+    """``items`` in ``parts`` contiguous chunks whose sizes differ by at most one."""
+    parts = max(1, min(parts, len(items)))
+    q, r = divmod(len(items), parts)
+    out, start = [], 0
+    for i in range(parts):
+        size = q + (1 if i < r else 0)
+        out.append(list(items[start:start + size]))
+        start += size
+    return out
+
+
+def run_batched(store, configs: Sequence[Mapping], device: str = "cpu", workers: int = 1,
+                max_runs: int = 64, checkpoint_every: int = 500,
+                progress: bool = True) -> list[dict]:
+    """Results of every config (in order) through ``store``, training the missing ones in
+    batches of runs that share :func:`group_key` (at most ``max_runs`` per batch).
+
+    On a CPU with ``workers > 1`` each group is split into that many chunks trained in parallel
+    one-thread processes. Each finished run is stored under its own config, exactly as
+    ``store.run(config, train)`` would; a batch's checkpoint lives in
+    ``<store>/batch-<hash>/`` while it trains, so a killed sweep resumes.
+    """
     configs = [dict(c) for c in configs]
     for c in configs:
         check_config(c)
@@ -333,32 +378,43 @@ def run_batched(store, configs: Sequence[Mapping], device: str = "cpu", max_runs
             groups.setdefault(group_key(c), []).append(c)
         else:
             store.run(c, train)
-    chunks = [g[i:i + max_runs] for g in groups.values() for i in range(0, len(g), max_runs)]
+    split = workers if device == "cpu" and workers > 1 else 1
+    chunks = []
+    for g in groups.values():
+        for i in range(0, len(g), max_runs):
+            chunks += split_evenly(g[i:i + max_runs], split)
     bar = None
     if progress and chunks:
         from ..progress import progress as _progress
 
         bar = _progress(total=len(chunks), desc=f"{store.namespace}: {len(todo)} runs in "
                         f"{len(chunks)} batch(es) on {device}")
-    fresh = {}
-    for chunk in chunks:
-        chunk = sorted(chunk, key=store.key)
-        tag = hashlib.sha256("|".join(store.key(c) for c in chunk).encode()).hexdigest()[:16]
-        ctx = RunContext(store, {"batched": [store.key(c) for c in chunk]}, f"batch-{tag}")
-        ctx.dir.mkdir(parents=True, exist_ok=True)
-        results = train_group(chunk, ctx, device=device, checkpoint_every=checkpoint_every)
-        for c, res in zip(chunk, results):
-            store.run(c, lambda _c, _ctx, res=res: res)
-            fresh[store.key(c)] = res
-        for name in ("checkpoint.pt", "checkpoint.sha256"):
-            (ctx.dir / name).unlink(missing_ok=True)
-        try:
-            ctx.dir.rmdir()
-        except OSError:
-            pass
-        if bar is not None:
-            bar.update(1)
+    fresh: dict = {}
+    if split > 1 and len(chunks) > 1:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(max_workers=min(split, len(chunks)),
+                                    mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_group_in_worker, store.namespace, str(store.root), chunk,
+                                   device, checkpoint_every) for chunk in chunks]
+            for fut in cf.as_completed(futures):
+                for key in fut.result():                 # re-raises a worker's error here
+                    fresh[key] = None
+                    store.computed += 1
+                if bar is not None:
+                    bar.update(1)
+    else:
+        for chunk in chunks:
+            fresh.update(_train_chunk(store, chunk, device, checkpoint_every))
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.close()
-    return [fresh[store.key(c)] if store.key(c) in fresh else store.run(c, train)
-            for c in configs]
+    out = []
+    for c in configs:
+        key = store.key(c)
+        res = fresh.get(key) if key in fresh else None
+        out.append(res if res is not None else (store.load(c) if key in fresh
+                                                 else store.run(c, train)))
+    return out
