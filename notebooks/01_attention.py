@@ -52,7 +52,7 @@ max_len = 0          # longest sequence of the cost sweep; 0: profile default (5
 threads = 1          # torch threads for every measurement (1 is steadier on a shared machine)
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Int, ParameterError
 
 P = start("01_attention", globals(), max_len=Int(min=0, max=65536), threads=Int(min=1, max=512))
@@ -61,9 +61,7 @@ if 0 < P.max_len < 256:
                          f"that the sweep has at least 3 lengths; got {P.max_len}")
 
 # %%
-import inspect
 import math
-import os
 
 import ipywidgets as widgets
 import numpy as np
@@ -74,6 +72,7 @@ from IPython.display import Markdown, display
 from torch import nn
 
 from utils import plots, stats
+from utils.hardware import load_average
 from utils.nn import attention as A
 from utils.nn.functional import causal_mask, scaled_dot_product_attention, softmax
 from utils.runs import RunStore
@@ -82,29 +81,6 @@ from utils.widgets import explore
 torch.set_num_threads(P.threads)
 store = RunStore("01_attention")
 MAX_LEN = P.max_len or P.pick(smoke=512, laptop=8192, full=16384)
-
-
-def load_average():
-    """The 1-minute load average, stored with every timing (above ~1.5 the machine is busy)."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
-def show_source(*objs):
-    """Print the source of the functions/classes a section teaches."""
-    code = "\n\n".join(inspect.getsource(o) for o in objs)
-    display(Markdown(f"```python\n{code}\n```"))
-
-
-def show_table(df, caption, fmt=None, bold=None):
-    """A plain (single-run, no seeds) table with a caption; `bold` = {column: 'max'|'min'}."""
-    sty = df.style.hide(axis="index").set_caption(caption)
-    if fmt:
-        sty = sty.format(fmt)
-    for col, how in (bold or {}).items():
-        target = df[col].max() if how == "max" else df[col].min()
-        sty = sty.apply(lambda s, t=target: ["font-weight: bold" if v == t else "" for v in s],
-                        subset=[col])
-    display(sty)
 
 
 def fmt_bytes(n):
@@ -206,7 +182,7 @@ props = {
     "argmax": ("fraction of rows whose arg-max weight is the arg-max score",
                (w.argmax(-1) == scores.argmax(-1)).double().mean().item()),
 }
-show_table(pd.DataFrame({"property": [v[0] for v in props.values()],
+stats.plain_table(pd.DataFrame({"property": [v[0] for v in props.values()],
                          "measured": [v[1] for v in props.values()]}),
            "Table 1: softmax properties on 1,000 random score rows of 16 keys (float64).",
            fmt={"measured": "{:.3g}"})
@@ -525,7 +501,7 @@ for h in HS:
                     "load": r["load"]})
 mh_cost = pd.DataFrame(mh_cost)
 mh_load = mh_cost.pop("load")
-show_table(mh_cost, f"Table 3: one self-attention layer, d_model = {D_mh}, S = {S_mh}, batch 1, "
+stats.plain_table(mh_cost, f"Table 3: one self-attention layer, d_model = {D_mh}, S = {S_mh}, batch 1, "
                     f"{P.threads} thread(s): the FLOPs counted by FlopCounterMode against the "
                     f"formula 8·S·d² + 4·S²·d, the softmax size and the measured forward time "
                     f"(median; load average {mh_load.min():.1f}-{mh_load.max():.1f}). Bold: "
@@ -724,7 +700,7 @@ for S in BA_LENS:
                    "load": r["load"]})
 ba = pd.DataFrame(ba)
 ba_load = ba.pop("load")
-show_table(ba, f"Table 5: additive vs dot-product attention (d = d_h = 64, batch 1, "
+stats.plain_table(ba, f"Table 5: additive vs dot-product attention (d = d_h = 64, batch 1, "
                f"{P.threads} thread(s)): matrix-product FLOPs counted by FlopCounterMode "
                f"(the additive score's elementwise add and tanh, another 2·S²·d_h, are not "
                f"counted), forward time (median; load average {ba_load.min():.1f}-"
@@ -900,7 +876,7 @@ plots.show(fig, "attention_cost",
            f"{cost.load.max():.1f} while measuring) against the "
            f"sequence length, log-log; exponents fitted on the three largest lengths.")
 fits = pd.DataFrame(fits)
-show_table(fits, f"Table 7: fitted exponents (y ∝ S^k over S = {LENS[-3]}...{LENS[-1]}) of the "
+stats.plain_table(fits, f"Table 7: fitted exponents (y ∝ S^k over S = {LENS[-3]}...{LENS[-1]}) of the "
                  f"matrix-multiply FLOPs counted by FlopCounterMode (nan: torch's fused CPU "
                  f"kernel is invisible to it), the time and the peak memory, and the values at "
                  f"the largest length. Bold: the smallest.",

@@ -50,7 +50,7 @@ corpus_vocab_size = 10000  # its vocabulary: 10,000 for TinyStories, 32,000 for 
 num_processes = 2         # processes for the parallel pre-tokenization
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Int, Text
 
 P = start("05_tokenization", globals(), vocab_size=Int(min=0, max=65536), corpus_path=Text(),
@@ -58,9 +58,7 @@ P = start("05_tokenization", globals(), vocab_size=Int(min=0, max=65536), corpus
 
 # %%
 import html
-import inspect
 import io
-import os
 import time
 import unicodedata
 from contextlib import redirect_stdout
@@ -73,6 +71,7 @@ import tiktoken
 from IPython.display import HTML, Markdown, display
 
 from utils import plots, stats
+from utils.hardware import load_average
 from utils.data import corpora
 from utils.data.corpora import DOC_SEPARATOR as EOT
 from utils.params import ParameterError
@@ -94,29 +93,6 @@ SPEED_CHARS = P.pick(smoke=100_000, laptop=1_000_000, full=1_000_000)  # text pe
 if P.corpus_path and not Path(P.corpus_path).is_file():
     raise ParameterError(f"parameter 'corpus_path' must name an existing UTF-8 text file; "
                          f"{P.corpus_path!r} does not exist")
-
-
-def load_average():
-    """The 1-minute load average, stored with every timing (above ~1.5 the machine is busy)."""
-    return os.getloadavg()[0]
-
-
-def show_source(*objs):
-    """Print the source of the functions a section teaches."""
-    code = "\n\n".join(inspect.getsource(o) for o in objs)
-    display(Markdown(f"```python\n{code}\n```"))
-
-
-def show_table(df, caption, fmt=None, bold=None):
-    """A single-run table with a caption; `bold` = {column: 'max'|'min'}."""
-    sty = df.style.hide(axis="index").set_caption(caption)
-    if fmt:
-        sty = sty.format(fmt)
-    for col, how in (bold or {}).items():
-        target = df[col].max() if how == "max" else df[col].min()
-        sty = sty.apply(lambda s, t=target: ["font-weight: bold" if v == t else "" for v in s],
-                        subset=[col])
-    display(sty)
 
 
 def printed(*args):
@@ -157,7 +133,7 @@ rows = pd.DataFrame({
                    "len(s)", "s == 'this is a teststring'", "s.split(chr(0))"],
     "value": [str(ord(c)), unicodedata.category(c), repr(c), repr(shown), str(len(shown)),
               repr(s), str(len(s)), str(s == "this is a teststring"), str(s.split(chr(0)))]})
-show_table(rows, "Table 1: chr(0) in Python (values computed here).")
+stats.plain_table(rows, "Table 1: chr(0) in Python (values computed here).")
 answer(f"**unicode1.** (a) `chr(0)` is U+0000, the NULL character, a control character "
        f"(category `{unicodedata.category(c)}`) with no visible glyph. (b) Its `repr` spells it "
        f"out as the escape `{repr(c)}`, while `print` writes the raw character, "
@@ -191,7 +167,7 @@ for name, text in samples.items():
                  "zero bytes in UTF-16": enc["utf-16-le"].count(0) / len(enc["utf-16-le"]),
                  "zero bytes in UTF-32": enc["utf-32-le"].count(0) / len(enc["utf-32-le"])})
 enc_df = pd.DataFrame(rows)
-show_table(enc_df, "Table 2: bytes per character and the share of zero bytes in each encoding "
+stats.plain_table(enc_df, "Table 2: bytes per character and the share of zero bytes in each encoding "
            "(UTF-16/32 without byte-order mark).",
            fmt={c: "{:.3f}" for c in enc_df.columns if c not in ("text", "characters")} |
            {"characters": "{:,}"}, bold={"UTF-8 bytes/char": "min"})
@@ -239,7 +215,7 @@ for text in ["hello", "héllo", "本"]:
                         f"{first_undecodable_byte(data):#04x} decoded alone)")
     results.append({"text": text, "UTF-8 bytes": str(data), "wrong decoder": out or err,
                     "bytes.decode('utf-8')": repr(data.decode("utf-8"))})
-show_table(pd.DataFrame(results), "Table 3: the byte-by-byte decoder against decoding the whole "
+stats.plain_table(pd.DataFrame(results), "Table 3: the byte-by-byte decoder against decoding the whole "
            "byte string.")
 answer(f"**unicode2 (b).** `decode_utf8_bytes_to_str_wrong('héllo'.encode())` fails: "
        f"{results[1]['wrong decoder']}. UTF-8 writes every non-ASCII character as 2-4 bytes (a "
@@ -264,7 +240,7 @@ for data, why in [(b"\xaa\xaa", "continuation bytes (10xxxxxx) with no lead byte
         status = f"UnicodeDecodeError: {exc.reason}"
     rows.append({"bytes": str(data), "why invalid": why, "decode('utf-8')": status,
                  "decode(errors='replace')": repr(data.decode("utf-8", errors="replace"))})
-show_table(pd.DataFrame(rows), "Table 4: two-byte sequences that are not UTF-8.")
+stats.plain_table(pd.DataFrame(rows), "Table 4: two-byte sequences that are not UTF-8.")
 n_fail = sum(r["decode('utf-8')"].startswith("UnicodeDecodeError") for r in rows)
 answer(f"**unicode2 (c).** All {n_fail} of the {len(rows)} sequences above fail to decode, e.g. "
        f"`b'\\xc0\\xaf'`: 0xC0 would start a 2-byte character, but the result would be "
@@ -346,7 +322,7 @@ texts = {name: (tr.read_text(encoding="utf-8"), va.read_text(encoding="utf-8"))
          for name, (tr, va) in splits.items()}
 rows = [{"corpus": n, "train MB": len(t.encode()) / 1e6, "validation MB": len(v.encode()) / 1e6,
          "documents (train)": t.count(EOT) + 1} for n, (t, v) in texts.items()]
-show_table(pd.DataFrame(rows), "Table 5: the corpora used here (MB = 10^6 bytes of UTF-8).",
+stats.plain_table(pd.DataFrame(rows), "Table 5: the corpora used here (MB = 10^6 bytes of UTF-8).",
            fmt={"train MB": "{:.2f}", "validation MB": "{:.2f}"})
 
 
@@ -401,7 +377,7 @@ for name, r in trained.items():
                  "merge s": t["merge_s"], "wall s": r["wall_s"], "peak MB": r["peak_mb"],
                  "load": r["load"]})
 train_df = pd.DataFrame(rows)
-show_table(train_df, "Table 6: BPE training (wall time of train_bpe in a fresh process; peak "
+stats.plain_table(train_df, "Table 6: BPE training (wall time of train_bpe in a fresh process; peak "
            "memory = this process's peak RSS growth plus the workers' unique memory; load = "
            "1-minute load average of the 2-core machine when measured).",
            fmt={"pre-tokens": "{:,}", "distinct words": "{:,}", "pre-tokenize s": "{:.2f}",
@@ -443,7 +419,7 @@ for name in trained:
                           (train_text.count(t.decode("utf-8", "replace"))
                            if train_text is not None else float("nan"))}
                      for t in ranked]
-    show_table(pd.DataFrame(longest[name]), f"Table 7{'abc'[list(trained).index(name)]}: the "
+    stats.plain_table(pd.DataFrame(longest[name]), f"Table 7{'abc'[list(trained).index(name)]}: the "
                f"longest tokens learned on {name} (␣ is a space).",
                fmt={"occurrences in training text": "{:,.0f}"})
 
@@ -581,7 +557,7 @@ for name, r in prof.items():
                  "textbook merges s (extrapolated)": r["naive_s_per_merge"] * n_merges,
                  "load": r["load"]})
 prof_df = pd.DataFrame(rows)
-show_table(prof_df, f"Table 8: pre-tokenization on 1 vs {P.num_processes} processes, and "
+stats.plain_table(prof_df, f"Table 8: pre-tokenization on 1 vs {P.num_processes} processes, and "
            f"{VOCAB - 257:,} merges with the incremental trainer vs the textbook one (its time "
            f"per merge over its first merges, times the number of merges; an upper bound since "
            f"later merges see shorter words).",
@@ -766,7 +742,7 @@ for name in ("shakespeare", "python"):
     rows.append({"corpus": name, "tokens": arr.size, "max id": int(arr.max()),
                  "file MB (uint16)": out.stat().st_size / 1e6,
                  "as int64 MB": arr.size * 8 / 1e6, "equals encode()": same})
-show_table(pd.DataFrame(rows), "Table 11: validation texts as uint16 token files.",
+stats.plain_table(pd.DataFrame(rows), "Table 11: validation texts as uint16 token files.",
            fmt={"tokens": "{:,}", "file MB (uint16)": "{:.2f}", "as int64 MB": "{:.2f}"})
 answer(f"**tokenizer_experiments (d).** `uint16` holds 0..{2**16 - 1:,}, so every id of a "
        f"vocabulary of at most {2**16:,} tokens fits: the largest id here is "

@@ -73,3 +73,22 @@ def test_declared_but_missing():
 def test_pick_rejects_unknown_profile_keyword():
     with pytest.raises(TypeError):
         P.validate(ns()).pick(smoke=1, laptp=2)
+
+
+def test_show_source_displays_the_code_that_runs(monkeypatch):
+    import IPython.display
+
+    from utils.notebook import show_source
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+
+    def taught(x):
+        return x + 1
+
+    show_source(taught)
+    out = shown[0].data
+    assert out.startswith("```python\n")
+    assert "def taught(x):" in out and "return x + 1" in out
+    with pytest.raises(TypeError, match="at least one"):
+        show_source()

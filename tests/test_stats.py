@@ -1,5 +1,7 @@
 """Multi-seed aggregation against numpy, and the bold-best table."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,3 +41,17 @@ def test_fit_power_law_recovers_exponent():
     x = np.array([1, 2, 4, 8, 16.0])
     k, c = stats.fit_power_law(x, 3 * x ** 1.5)
     assert k == pytest.approx(1.5) and c == pytest.approx(3.0)
+
+
+def test_plain_table_bolds_the_best_cell_and_rejects_bad_names():
+    df = pd.DataFrame({"method": ["a", "b", "c"], "time": [3.0, 1.0, 2.0], "acc": [0.5, 0.7, 0.9]})
+    html = stats.plain_table(df, "A caption", bold={"time": "min", "acc": "max"}).to_html()
+    assert "A caption" in html
+    # pandas writes one CSS rule per style, listing the cells it applies to
+    bold_rule = re.search(r"([^{}]*)\{\s*font-weight: bold;?\s*\}", html).group(1)
+    cells = sorted(re.findall(r"row(\d+)_col(\d+)", bold_rule))
+    assert cells == [("1", "1"), ("2", "2")]   # time 1.0 (min) and acc 0.9 (max)
+    with pytest.raises(KeyError, match="not a column"):
+        stats.plain_table(df, "c", bold={"speed": "max"})
+    with pytest.raises(ValueError, match="'max' or 'min'"):
+        stats.plain_table(df, "c", bold={"time": "fastest"})

@@ -14,6 +14,7 @@ saying how the notebook runs.
 
 from __future__ import annotations
 
+import inspect
 import platform
 import time
 
@@ -48,6 +49,17 @@ def answer(markdown: str) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(markdown))
+
+
+def show_source(*objs) -> None:
+    """Show the source of the functions/classes a section teaches, as one highlighted code block
+    (so the lesson shows the code that actually ran, not a copy that could drift)."""
+    from IPython.display import Markdown, display
+
+    if not objs:
+        raise TypeError("show_source needs at least one function, class or module")
+    code = "\n\n".join(inspect.getsource(o) for o in objs)
+    display(Markdown(f"```python\n{code}\n```"))
 
 
 def finish(store=None) -> None:

@@ -79,6 +79,28 @@ def table(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str],
     return styler
 
 
+def plain_table(df: pd.DataFrame, caption: str, fmt=None, bold: Mapping[str, str] | None = None):
+    """A captioned table of single measurements (no seeds to average), best value in bold.
+
+    ``fmt`` is a pandas format (one string or a per-column mapping); ``bold`` maps a column to
+    ``"max"`` or ``"min"``. Use :func:`table` instead when rows are repeated over seeds.
+    """
+    bold = dict(bold or {})
+    for col, how in bold.items():
+        if how not in ("max", "min"):
+            raise ValueError(f"bold[{col!r}] must be 'max' or 'min', got {how!r}")
+        if col not in df.columns:
+            raise KeyError(f"bold names {col!r}, which is not a column of {list(df.columns)}")
+    styler = df.style.hide(axis="index").set_caption(caption)
+    if fmt:
+        styler = styler.format(fmt)
+    for col, how in bold.items():
+        target = df[col].max() if how == "max" else df[col].min()
+        styler = styler.apply(
+            lambda s, t=target: ["font-weight: bold" if v == t else "" for v in s], subset=[col])
+    return styler
+
+
 def fit_power_law(x, y) -> tuple[float, float]:
     """Fit ``y = c · x^k`` by least squares in log-log space; returns ``(k, c)``."""
     x, y = np.asarray(x, float), np.asarray(y, float)
