@@ -36,14 +36,13 @@ seeds = [0, 1, 2]
 table_seeds = 5      # the conv-type table uses at least this many training seeds (seeds, then the next integers)
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Int
 
 P = start("20_cnn_properties", globals(), table_seeds=Int(min=1, max=100))
 
 # %%
 import copy
-import inspect
 import time
 
 import numpy as np
@@ -60,10 +59,6 @@ from utils.seeding import generator, seed_everything
 
 store = RunStore("20_cnn_properties")
 TYPES = list(CONV_TYPES)                     # valid, replicate, reflect, circular, sconv, fconv
-
-
-def show_source(obj):
-    print(inspect.getsource(obj))
 
 
 # %% [markdown]
@@ -496,7 +491,8 @@ answer(
 
 # %%
 answer(
-    f"**(b ii) reflect < fconv** (measured {t1['reflect']:.3f} vs {t1['fconv']:.3f}, validation "
+    f"**(b ii) reflect {order('reflect', 'fconv')} fconv** (measured {t1['reflect']:.3f} vs "
+    f"{t1['fconv']:.3f}, validation "
     f"{v1['reflect']:.3f}). Reflect padding mirrors the content next to the border back into "
     f"the padding. In the deep layers, where one map pixel stands for 8 input pixels, the "
     f"mirrored strip is large enough to copy box features of the upper band, so the two bands "

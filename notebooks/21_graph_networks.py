@@ -40,7 +40,7 @@ planetoid_dir = ""      # folder with Planetoid files (ind.<name>.x, ...); empty
 planetoid_name = "cora"  # cora | citeseer | pubmed (the file prefix)
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Choice, Text
 
 P = start("21_graph_networks", globals(), planetoid_dir=Text(),
@@ -48,7 +48,6 @@ P = start("21_graph_networks", globals(), planetoid_dir=Text(),
 
 # %%
 import copy
-import inspect
 import itertools
 import time
 
@@ -67,10 +66,6 @@ from utils.runs import RunStore
 from utils.seeding import seed_everything
 
 store = RunStore("21_graph_networks")
-
-
-def show_source(obj):
-    print(inspect.getsource(obj))
 
 
 def to_edge_index(G):
