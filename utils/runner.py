@@ -118,7 +118,7 @@ def run(notebooks: list[Path], profile: str, seeds: list[int], keep_going: bool 
         tag = f"[{i}/{len(notebooks)}] {nb.stem}"
         if not force and old.get("status") == "ok" and old.get("fingerprint") == fp:
             log(f"{tag}: up to date (executed {old.get('finished')}, took {old.get('wall_s')} s); "
-                "reused. FORCE=1 re-executes.")
+                "reused (make ... FORCE=1, or --force, re-executes).")
             continue
         log(f"{tag}: executing with profile={profile} seeds={seeds} ...", )
         t0 = time.perf_counter()
