@@ -30,12 +30,11 @@ profile = "laptop"   # smoke | laptop | full
 seeds = [0, 1, 2]
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 
 P = start("03_lstm", globals())
 
 # %%
-import inspect
 import itertools
 
 import numpy as np
@@ -47,10 +46,6 @@ from utils import plots, stats
 from utils.nn.lstm import (LSTM, LSTMCell, LSTMLM, fused_step, lstm_lm_parameter_count,
                            lstm_parameter_count)
 from utils.seeding import seed_everything
-
-
-def show_source(obj):
-    print(inspect.getsource(obj))
 
 
 # %% [markdown]

@@ -31,12 +31,11 @@ profile = "laptop"   # smoke | laptop | full
 seeds = [0, 1, 2]
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 
 P = start("04_gpt", globals())
 
 # %%
-import inspect
 import itertools
 
 import numpy as np
@@ -50,10 +49,6 @@ from utils.nn.gpt import (GPT, Block, Decoder, GPTEmbedding, LayerNorm, MultiHea
                           create_sinusoidal_embeddings, decoder_parameter_count,
                           gpt_parameter_count, mha_parameter_count)
 from utils.seeding import seed_everything
-
-
-def show_source(obj):
-    print(inspect.getsource(obj))
 
 
 # %% [markdown]
