@@ -50,18 +50,13 @@ P = start("11_scaling_data", globals(), n_steps=Int(min=0), workers=Int(min=0, m
 # %%
 import numpy as np
 import pandas as pd
-import torch
 
-from utils import plots, stats, studies
+from utils import plots, studies
 from utils.data.arithmetic import get_arithmetic_dataset
-from utils.runs import RunStore
 from utils.train.arithmetic import make_config
 
-store = RunStore("11_scaling_data")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-MODELS = ("lstm", "gpt")
-SEEDS = studies.run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)]   # 0, 42, ...
-WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
+# the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile
+study = studies.Study.start(P, "11_scaling_data", models=("lstm", "gpt"), laptop_period=25)
 
 # %% [markdown]
 # ## 1 · The data sizes
@@ -93,28 +88,20 @@ pd.DataFrame(sizes).set_index("r_train").T
 # %%
 R_VALUES = P.pick(smoke=[0.3, 0.7], laptop=[0.3, 0.5, 0.7, 0.9], full=SEED_R)
 T = n_steps or P.pick(smoke=6, laptop=240, full=10 ** 4 + 1)
-EVAL = P.pick(smoke=dict(eval_first=3, eval_period=3), laptop=dict(eval_first=100, eval_period=25),
-              full=dict(eval_first=100, eval_period=100))
-SHAPE = P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={})
-configs = studies.sweep_configs(studies.grid(r_train=R_VALUES), MODELS, SEEDS, n_steps=T,
-                                **EVAL, **SHAPE)
+configs = study.configs(studies.grid(r_train=R_VALUES), n_steps=T)
 default = make_config()
 print(f"{P.profile}: r_train in {R_VALUES} ({len(R_VALUES)} of the seed's {len(SEED_R)} values), "
       f"T = {T} steps ({T / default['n_steps']:.1%} of the seed's {default['n_steps']}), "
-      f"{len(SEEDS)} seeds {SEEDS}, models {', '.join(m.upper() for m in MODELS)}: "
-      f"{len(configs)} runs; evaluation at every step up to {EVAL['eval_first']}, then every "
-      f"{EVAL['eval_period']}")
-cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
-                             device=DEVICE)
-n_full = len(SEED_R) * len(MODELS) * len(SEEDS)
+      f"{len(study.seeds)} seeds {study.seeds}, models {', '.join(m.upper() for m in study.models)}: "
+      f"{len(configs)} runs; {study.schedule}")
+n_full = len(SEED_R) * len(study.models) * len(study.seeds)
 steps_full = n_full * default["n_steps"]
 steps_here = sum(c["n_steps"] for c in configs)
 print(f"full: {n_full} runs × {default['n_steps']} steps = {steps_full:,} run-steps, "
       f"{steps_full / steps_here:.0f}× this profile's {steps_here:,}")
 
 # %%
-results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
-df = studies.summary_frame(results, ["r_train"])
+results, df = study.run(configs, columns=["r_train"])
 
 # %% [markdown]
 # ## 3 · (a) Training curves, coloured by $r_{\mathrm{train}}$
@@ -123,14 +110,10 @@ df = studies.summary_frame(results, ["r_train"])
 # steps on a log scale so that the first hundred steps (memorisation) and the end both show.
 
 # %%
-for model in MODELS:
-    runs = [r for r in results if r["config"]["model"] == model]
-    fig = studies.plot_curves(studies.group_results(runs, "r_train"), r"$r_{\mathrm{train}}$",
-                              title=f"{studies.MODEL_LABELS[model]}")
-    plots.show(fig, f"curves_{model}",
-               f"{studies.MODEL_LABELS[model]}: training and validation loss (top-left pair) "
-               f"and accuracy over the training steps t, one curve per r_train (colour bar), "
-               f"mean over {len(SEEDS)} seeds with a ± std band; T = {T} steps.")
+study.show_curves(results, "r_train", r"$r_{\mathrm{train}}$",
+              f"training and validation loss (top-left pair) and accuracy over the training "
+              f"steps t, one curve per r_train (colour bar), mean over {len(study.seeds)} seeds with "
+              f"a ± std band; T = {T} steps.")
 
 # %% [markdown]
 # ## 4 · (b) The best values and when they are reached, against $r_{\mathrm{train}}$
@@ -139,18 +122,14 @@ for model in MODELS:
 fig = studies.plot_metrics_vs(df, "r_train", xlabel=r"$r_{\mathrm{train}}$")
 plots.show(fig, "metrics_vs_r_train",
            f"L (min over t, log scale), A (max over t) and the first step t_f reaching each, "
-           f"for training and validation, against r_train; mean ± std over {len(SEEDS)} seeds, "
+           f"for training and validation, against r_train; mean ± std over {len(study.seeds)} seeds, "
            f"LSTM solid, GPT dashed; T = {T} steps.")
 
 # %%
-stats.table(df, ["model", "r_train"], list(studies.TABLE_LABELS), best=studies.TABLE_BEST,
-            labels=studies.TABLE_LABELS,
-            digits={**{k: 4 for k in ("L_train", "L_val", "A_train", "A_val")},
-                    **{k: 0 for k in ("tf_L_train", "tf_L_val", "tf_A_train", "tf_A_val",
-                                      "dt_L", "dt_A")}},
-            caption=f"Table 1: per model and r_train, L = min_t L(t), A = max_t A(t), the first "
-                    f"step t_f reaching each and Δt = t_f(val) − t_f(train), mean ± std over "
-                    f"{len(SEEDS)} seeds, T = {T}. Bold: best per column (over both models).")
+study.table(df, ["model", "r_train"],
+        f"Table 1: per model and r_train, L = min_t L(t), A = max_t A(t), the first step t_f "
+        f"reaching each and Δt = t_f(val) − t_f(train), mean ± std over {len(study.seeds)} seeds, "
+        f"T = {T}. Bold: best per column (over both models).")
 
 # %% [markdown]
 # ## 5 · Answers
@@ -163,7 +142,7 @@ stats.table(df, ["model", "r_train"], list(studies.TABLE_LABELS), best=studies.T
 # %%
 agg = df.groupby(["model", "r_train"])[["L_train", "L_val", "A_train", "A_val"]].mean()
 read = {}
-for model in MODELS:
+for model in study.models:
     a = agg.loc[model]
     r = a.index.to_numpy(dtype=float)
     slope = np.polyfit(r, np.log10(a["L_val"].to_numpy()), 1)[0] if len(r) > 1 else float("nan")
@@ -200,7 +179,7 @@ answer(f"**(c) In L_val.** From r_train = {L['r_lo']:g} to {L['r_hi']:g} the LST
 
 # %%
 lines = []
-for model in MODELS:
+for model in study.models:
     m = read[model]
     gap = (f"a gap of {m['r_gen'] - m['r_mem']:.1f}" if m["r_gen"] is not None
            and m["r_mem"] is not None else "no gap can be measured")
@@ -209,7 +188,7 @@ for model in MODELS:
                  f"A_val ≤ 0.5): {fmt_r(m['r_mem'])}; {gap} (best A_val over the grid "
                  f"{m['A_val_max']:.3f}).")
 short = T < default["n_steps"]
-gaps = [read[m]["r_gen"] - read[m]["r_mem"] for m in MODELS
+gaps = [read[m]["r_gen"] - read[m]["r_mem"] for m in study.models
         if read[m]["r_gen"] is not None and read[m]["r_mem"] is not None]
 grid_step = float(np.min(np.diff(sorted(R_VALUES)))) if len(R_VALUES) > 1 else float("nan")
 if gaps and max(gaps) <= grid_step + 1e-9:
@@ -233,4 +212,4 @@ answer("**(d)** " + " ".join(lines) + why + (
     f"on the one a full run would find." if short else ""))
 
 # %%
-finish(store)
+finish(study.store)

@@ -50,14 +50,10 @@ import torch
 
 from utils import plots, stats, studies
 from utils.data.arithmetic import get_arithmetic_dataset
-from utils.runs import RunStore
 from utils.train import arithmetic as arith
 
-store = RunStore("12_operation_orders")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-MODELS = ("lstm", "gpt")
-SEEDS = studies.run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)]   # 0, 42, ...
-WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
+# the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile
+study = studies.Study.start(P, "12_operation_orders", models=("lstm", "gpt"), laptop_period=20)
 
 # %% [markdown]
 # ## 1 · The data: one split per order
@@ -69,7 +65,7 @@ WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
 from utils.data.arithmetic import split_indices  # noqa: E402
 
 print(inspect.getsource(split_indices))
-(tr, va), tok, S, pad = get_arithmetic_dataset(11, 11, "+", 0.5, [2, 3], seed=SEEDS[0])
+(tr, va), tok, S, pad = get_arithmetic_dataset(11, 11, "+", 0.5, [2, 3], seed=study.seeds[0])
 counts = pd.DataFrame({split: {f"order {o} (eq_position {pos})": int((ds.tensors[2] == pos).sum())
                                for o, pos in ((2, 3), (3, 5))} for split, ds in
                        (("train", tr), ("validation", va))})
@@ -95,20 +91,13 @@ print(inspect.getsource(arith.metrics_from_samples))
 # %%
 default = arith.make_config()
 T = n_steps or P.pick(smoke=6, laptop=400, full=10 ** 4 + 1)
-EVAL = P.pick(smoke=dict(eval_first=3, eval_period=3), laptop=dict(eval_first=100, eval_period=20),
-              full=dict(eval_first=100, eval_period=100))
-SHAPE = P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={})
-configs = studies.sweep_configs([dict(p=11, operation_orders=[2, 3])], MODELS, SEEDS,
-                                n_steps=T, **EVAL, **SHAPE)
+configs = study.configs([dict(p=11, operation_orders=[2, 3])], n_steps=T)
 print(f"{P.profile}: T = {T} steps ({T / default['n_steps']:.1%} of the seed's "
-      f"{default['n_steps']}), seeds {SEEDS}, {len(configs)} runs; evaluation at every step up to "
-      f"{EVAL['eval_first']}, then every {EVAL['eval_period']}")
-cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
-                             device=DEVICE)
+      f"{default['n_steps']}), seeds {study.seeds}, {len(configs)} runs; {study.schedule}")
 
 # %%
-results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
-by_model = {m: [r for r in results if r["config"]["model"] == m] for m in MODELS}
+results, _ = study.run(configs)
+by_model = study.by_model(results)
 
 # %% [markdown]
 # ## 3 · (a) All equations, and (b) binary vs ternary
@@ -119,8 +108,8 @@ by_model = {m: [r for r in results if r["config"]["model"] == m] for m in MODELS
 # %%
 ORDERS = (("", "all equations"), ("_order2", "binary (a + b = r)"),
           ("_order3", "ternary (a + b + c = r)"))
-for model in MODELS:
-    fig, axes = plots.subplots(2, 3, width=12, height=6.2)
+for model in study.models:
+    fig, axes = plots.subplots(2, 3, width=12, height=6.4, layout="constrained")
     for j, (suffix, title) in enumerate(ORDERS):
         for i, metric in enumerate(("loss", "accuracy")):
             ax = axes[i, j]
@@ -133,7 +122,7 @@ for model in MODELS:
                f"{studies.MODEL_LABELS[model]}, p = 11, both orders: loss (top) and accuracy "
                f"(bottom) on all equations (left), the binary ones (middle) and the ternary ones "
                f"(right); training solid blue, validation dashed red, mean ± std over seeds "
-               f"{SEEDS}; T = {T} steps.")
+               f"{study.seeds}; T = {T} steps.")
 
 # %% [markdown]
 # ## 4 · The numbers per order
@@ -172,7 +161,7 @@ stats.table(df, ["model", "equations"], metrics, labels=labels,
             caption=f"Table 1: per model and kind of equation, L = min_t L(t), A = max_t A(t), "
                     f"t_f = first step reaching each, and the first step at which the training "
                     f"accuracy reaches 0.5 and 0.99 ('–' or nan: never within T = {T}); mean ± "
-                    f"std over seeds {SEEDS}. Bold: best per column.")
+                    f"std over seeds {study.seeds}. Bold: best per column.")
 
 # %% [markdown]
 # ## 5 · (c) Are some operations predicted more quickly?
@@ -191,12 +180,13 @@ def reach_text(sub, col):
 
 
 texts = []
-for model in MODELS:
+for model in study.models:
     label = studies.MODEL_LABELS[model]
     sub = df[df.model == label]
     hs = by_model[model]
-    half = len(hs[0]["all_steps"]) // 2
-    t_half = hs[0]["all_steps"][half]
+    steps = hs[0]["all_steps"]                          # the evaluation step nearest T / 2
+    half = int(np.argmin([abs(t - steps[-1] / 2) for t in steps]))
+    t_half = steps[half]
     acc = {o: {split: (np.mean([h[split][f"accuracy_order{o}"][half] for h in hs]),
                        np.mean([h[split][f"accuracy_order{o}"][-1] for h in hs]))
                for split in ("train", "test")} for o in (2, 3)}
@@ -239,7 +229,7 @@ answer(f"The training set holds {n_t} ternary and {n_b} binary equations ({n_t /
 answer(f"*Budget:* T = {T} steps, {T / default['n_steps']:.1%} of the seed's {default['n_steps']}"
        + (" — the late rise of validation accuracy (grokking) that the seed's full runs show "
           "may not appear within this budget; the curves above say whether it does."
-          if T < default["n_steps"] else "") + f" Seeds {SEEDS}.")
+          if T < default["n_steps"] else "") + f" Seeds {study.seeds}.")
 
 # %%
-finish(store)
+finish(study.store)

@@ -45,19 +45,16 @@ P = start("13_scaling_model", globals(), n_steps=Int(min=0), r_train=Float(min=0
 # %%
 import numpy as np
 import pandas as pd
-import torch
 
-from utils import plots, stats, studies
+from utils import plots, studies
 from utils.nn.gpt import decoder_parameter_count
 from utils.nn.lstm import lstm_parameter_count
-from utils.runs import RunStore
 from utils.train.arithmetic import make_config
 
-store = RunStore("13_scaling_model")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-MODELS = ("lstm", "gpt")
-SEEDS = studies.run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)]   # 0, 42, ...
-WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
+# the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile;
+# smoke runs use narrow widths of their own (below), so only the head count is narrowed
+study = studies.Study.start(P, "13_scaling_model", models=("lstm", "gpt"), laptop_period=25,
+                            smoke_shape=dict(num_heads=2))
 
 # %% [markdown]
 # ## 1 · What the grid costs
@@ -83,27 +80,20 @@ LAYERS = P.pick(smoke=[1, 2], laptop=[1, 2, 3], full=SEED_L)
 WIDTHS = P.pick(smoke=[16, 32], laptop=[64, 128], full=SEED_D)
 T = n_steps or P.pick(smoke=6, laptop=200, full=10 ** 4 + 1)
 R = P.r_train or P.pick(smoke=0.9, laptop=0.9, full=0.5)
-EVAL = P.pick(smoke=dict(eval_first=3, eval_period=3), laptop=dict(eval_first=100, eval_period=25),
-              full=dict(eval_first=100, eval_period=100))
-HEADS = P.pick(smoke=dict(num_heads=2), laptop={}, full={})
+HEADS = study.shape
 points = studies.grid(num_layers=LAYERS, embedding_size=WIDTHS)
-configs = studies.sweep_configs(points, MODELS, SEEDS, hidden_size="d", n_steps=T, r_train=R,
-                                **EVAL, **HEADS)
+configs = study.configs(points, hidden_size="d", n_steps=T, r_train=R)
 default = make_config()
 ratio = sum(L * d * d for L in SEED_L for d in SEED_D) / (default["num_layers"] * 128 ** 2)
 print(f"the seed's {len(SEED_L) * len(SEED_D)} shapes hold sum(L·d²) = {ratio:.2f} × the default "
       f"shape's (L = 2, d = 128): about that many default runs per model and seed")
 print(f"{P.profile}: L in {LAYERS}, d in {WIDTHS} ({len(points)} of the seed's "
       f"{len(SEED_L) * len(SEED_D)} shapes), r_train = {R} (seed: {default['r_train']}), T = {T} "
-      f"steps ({T / default['n_steps']:.1%} of the seed's {default['n_steps']}), seeds {SEEDS}, "
-      f"{len(configs)} runs; evaluation at every step up to {EVAL['eval_first']}, then every "
-      f"{EVAL['eval_period']}")
-cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
-                             device=DEVICE)
+      f"steps ({T / default['n_steps']:.1%} of the seed's {default['n_steps']}), seeds {study.seeds}, "
+      f"{len(configs)} runs; {study.schedule}")
 
 # %%
-results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
-df = studies.summary_frame(results, ["num_layers", "embedding_size"])
+results, df = study.run(configs, columns=["num_layers", "embedding_size"])
 
 # %% [markdown]
 # The parameter counts $P$ (without embeddings) of the trained models, checked against the
@@ -124,7 +114,7 @@ counts.pivot_table(index=["model", "num_layers"], columns="embedding_size", valu
 # ## 2 · (a) Training curves: one figure per $L$, colour = $d$ (log₂)
 
 # %%
-for model in MODELS:
+for model in study.models:
     for L in LAYERS:
         runs = [r for r in results if r["config"]["model"] == model
                 and r["config"]["num_layers"] == L]
@@ -133,7 +123,7 @@ for model in MODELS:
         plots.show(fig, f"curves_{model}_L{L}",
                    f"{studies.MODEL_LABELS[model]} with L = {L} layers: training and validation "
                    f"loss and accuracy over the steps t, one curve per width d (log2 colour bar), "
-                   f"mean over seeds {SEEDS} with a ± std band; r_train = {R}, T = {T}.")
+                   f"mean over seeds {study.seeds} with a ± std band; r_train = {R}, T = {T}.")
 
 # %% [markdown]
 # ## 3 · (b) The best values against $d$ (colour = $L$) and against $P$
@@ -143,7 +133,7 @@ fig = studies.plot_metrics_vs(df, "embedding_size", hue="num_layers", x_log2=Tru
                               xlabel="width d (log2 scale)", hue_label="layers L")
 plots.show(fig, "metrics_vs_d", f"L (log scale), A and t_f (train and validation) against the "
            f"width d, one line per number of layers L (colour bar) and model (LSTM solid "
-           f"circles, GPT dashed squares), mean ± std over seeds {SEEDS}; r_train = {R}, T = {T}.")
+           f"circles, GPT dashed squares), mean ± std over seeds {study.seeds}; r_train = {R}, T = {T}.")
 
 # %%
 fig = studies.plot_metrics_vs(df, "P", hue="num_layers", x_log=True,
@@ -151,18 +141,14 @@ fig = studies.plot_metrics_vs(df, "P", hue="num_layers", x_log=True,
                               hue_label="layers L")
 plots.show(fig, "metrics_vs_params", f"The same metrics against the number of parameters P "
            f"(embeddings excluded), one line per L (colour bar) and model (LSTM solid, GPT "
-           f"dashed), mean ± std over seeds {SEEDS}; r_train = {R}, T = {T}.")
+           f"dashed), mean ± std over seeds {study.seeds}; r_train = {R}, T = {T}.")
 
 # %%
-stats.table(df, ["model", "num_layers", "embedding_size"], ["P", *studies.TABLE_LABELS],
-            best=studies.TABLE_BEST, labels={**studies.TABLE_LABELS, "num_layers": "L",
-                                             "embedding_size": "d"},
-            digits={"P": 0, **{k: 4 for k in ("L_train", "L_val", "A_train", "A_val")},
-                    **{k: 0 for k in ("tf_L_train", "tf_L_val", "tf_A_train", "tf_A_val",
-                                      "dt_L", "dt_A")}},
-            caption=f"Table 1: per model, L and d: P (parameters without embeddings), L = min_t "
-                    f"L(t), A = max_t A(t), t_f and Δt, mean ± std over seeds {SEEDS}; "
-                    f"r_train = {R}, T = {T}. Bold: best per column.")
+study.table(df, ["model", "num_layers", "embedding_size"],
+        f"Table 1: per model, L and d: P (parameters without embeddings), L = min_t L(t), "
+        f"A = max_t A(t), t_f and Δt, mean ± std over seeds {study.seeds}; r_train = {R}, T = {T}. "
+        f"Bold: best per column.", labels={"num_layers": "L", "embedding_size": "d"},
+        metrics=["P", *studies.TABLE_LABELS])
 
 # %% [markdown]
 # ## 4 · (c) Which model scales better?
@@ -181,7 +167,7 @@ def slope(x, y):
 
 
 rows = []
-for model in MODELS:
+for model in study.models:
     m = mean.loc[model]
     for L in LAYERS:
         s = m.loc[L]
@@ -230,10 +216,10 @@ answer(f"**(c)** *Scaling with d at fixed L* — in L_val: {verdict('d', 'L_val'
 
 # %%
 gen = df.groupby(["model", "num_layers", "embedding_size"])["A_val"].mean()
-n_gen = {m: int((gen.loc[m] >= 0.9).sum()) for m in MODELS}
+n_gen = {m: int((gen.loc[m] >= 0.9).sum()) for m in study.models}
 answer(f"*At this budget* (r_train = {R}, T = {T} steps, {T / default['n_steps']:.1%} of the "
        f"seed's): " + ", ".join(f"{n_gen[m]} of {len(points)} {studies.MODEL_LABELS[m]} shapes "
-                                 f"reach A_val ≥ 0.9" for m in MODELS)
+                                 f"reach A_val ≥ 0.9" for m in study.models)
        + ". A slope computed where every shape is still near chance (or already at 1) measures "
          "noise, not scaling: read the verdicts above together with the curves. "
        + (f"The seed's widths {SEED_D} are reduced to {WIDTHS} and its depths {SEED_L} to "
@@ -241,4 +227,4 @@ answer(f"*At this budget* (r_train = {R}, T = {T} steps, {T / default['n_steps']
           else ""))
 
 # %%
-finish(store)
+finish(study.store)

@@ -46,18 +46,14 @@ P = start("14_scaling_compute", globals(), n_steps=Int(min=0), r_train=Float(min
 # %%
 import numpy as np
 import pandas as pd
-import torch
 from scipy.stats import spearmanr
 
-from utils import plots, stats, studies
-from utils.runs import RunStore
+from utils import plots, studies
 from utils.train.arithmetic import get_extrema_performance_steps_per_trials, make_config
 
-store = RunStore("14_scaling_compute")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-MODELS = ("lstm", "gpt")
-SEEDS = studies.run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)]   # 0, 42, ...
-WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
+# the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile
+study = studies.Study.start(P, "14_scaling_compute", models=("lstm", "gpt"), laptop_period=25,
+                            smoke_period=5)
 
 # %% [markdown]
 # ## 1 · The runs
@@ -79,21 +75,15 @@ BATCHES = P.pick(smoke=[256, 512], laptop=SEED_B, full=SEED_B)
 T = n_steps or P.pick(smoke=4, laptop=250, full=2 * 10 ** 4 + 1)
 R = P.r_train or P.pick(smoke=0.9, laptop=0.9, full=0.5)
 budgets = sorted({int(a * T) for a in ALPHAS})
-EVAL = P.pick(smoke=dict(eval_first=3, eval_period=5), laptop=dict(eval_first=100, eval_period=25),
-              full=dict(eval_first=100, eval_period=100))
-SHAPE = P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={})
-configs = studies.sweep_configs(studies.grid(train_batch_size=BATCHES), MODELS, SEEDS,
-                                n_steps=T, r_train=R, eval_steps=budgets, **EVAL, **SHAPE)
+configs = study.configs(studies.grid(train_batch_size=BATCHES), n_steps=T, r_train=R,
+                    eval_steps=budgets)
 default = make_config()
 print(f"{P.profile}: B in {BATCHES}, r_train = {R} (seed: {default['r_train']}), T = {T} steps "
-      f"({T / (2 * 10 ** 4 + 1):.1%} of the seed's 20001), budgets αT = {budgets}, seeds {SEEDS}, "
-      f"{len(configs)} runs; evaluation at every step up to {EVAL['eval_first']}, every "
-      f"{EVAL['eval_period']} and at each αT")
-cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
-                             device=DEVICE)
+      f"({T / (2 * 10 ** 4 + 1):.1%} of the seed's 20001), budgets αT = {budgets}, seeds {study.seeds}, "
+      f"{len(configs)} runs; {study.schedule}, and at each αT")
 
 # %%
-results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
+results, _ = study.run(configs)
 print("effective batch sizes (min(B, N_train)) and steps (whole epochs):",
       sorted({(r["config"]["train_batch_size"], r["data"]["batch_size"], r["n_steps"])
               for r in results}))
@@ -102,14 +92,10 @@ print("effective batch sizes (min(B, N_train)) and steps (whole epochs):",
 # ## 2 · (a) Training curves, colour = $B$ (log₂)
 
 # %%
-for model in MODELS:
-    runs = [r for r in results if r["config"]["model"] == model]
-    fig = studies.plot_curves(studies.group_results(runs, "train_batch_size"), "batch size B",
-                              log2=True, title=studies.MODEL_LABELS[model])
-    plots.show(fig, f"curves_{model}",
-               f"{studies.MODEL_LABELS[model]}: training and validation loss and accuracy over "
-               f"the steps t, one curve per batch size B (log2 colour bar), mean over seeds "
-               f"{SEEDS} with a ± std band; r_train = {R}, T = {T}.")
+study.show_curves(results, "train_batch_size", "batch size B",
+              f"training and validation loss and accuracy over the steps t, one curve per batch "
+              f"size B (log2 colour bar), mean over seeds {study.seeds} with a ± std band; "
+              f"r_train = {R}, T = {T}.", log2=True)
 
 # %% [markdown]
 # ## 3 · (b) The best values within a budget $\alpha T$, against $B$
@@ -125,7 +111,7 @@ for a in ALPHAS:
         f["alpha"] = a
         frames.append(f)
 df = pd.concat(frames, ignore_index=True)
-for model in MODELS:
+for model in study.models:
     fig = studies.plot_metrics_vs(df, "train_batch_size", hue="alpha", models=[model],
                                   x_log2=True, xlabel="batch size B (log2 scale)",
                                   hue_label="budget fraction α", cmap="viridis",
@@ -133,18 +119,14 @@ for model in MODELS:
     plots.show(fig, f"metrics_vs_B_{model}",
                f"{studies.MODEL_LABELS[model]}: L (log scale), A and t_f (train and validation) "
                f"within the budget T' = αT, against the batch size B, one line per α (colour "
-               f"bar), mean ± std over seeds {SEEDS}; r_train = {R}, T = {T}.")
+               f"bar), mean ± std over seeds {study.seeds}; r_train = {R}, T = {T}.")
 
 # %%
 full_budget = df[df.alpha == 1.0]
-stats.table(full_budget, ["model", "train_batch_size"], list(studies.TABLE_LABELS),
-            best=studies.TABLE_BEST, labels={**studies.TABLE_LABELS, "train_batch_size": "B"},
-            digits={**{k: 4 for k in ("L_train", "L_val", "A_train", "A_val")},
-                    **{k: 0 for k in ("tf_L_train", "tf_L_val", "tf_A_train", "tf_A_val",
-                                      "dt_L", "dt_A")}},
-            caption=f"Table 1: per model and batch size B, the whole budget (α = 1): L, A, t_f "
-                    f"and Δt, mean ± std over seeds {SEEDS}; r_train = {R}, T = {T}. Bold: best "
-                    f"per column.")
+study.table(full_budget, ["model", "train_batch_size"],
+        f"Table 1: per model and batch size B, the whole budget (α = 1): L, A, t_f and Δt, mean "
+        f"± std over seeds {study.seeds}; r_train = {R}, T = {T}. Bold: best per column.",
+        labels={"train_batch_size": "B"})
 
 # %% [markdown]
 # The per-trials helper of the trainer gives the same means (and the sample std) straight from
@@ -152,11 +134,11 @@ stats.table(full_budget, ["model", "train_batch_size"], list(studies.TABLE_LABEL
 
 # %%
 b0, a0 = BATCHES[-1], 0.5
-hs = [r for r in results if r["config"]["model"] == MODELS[-1]
+hs = [r for r in results if r["config"]["model"] == study.models[-1]
       and r["config"]["train_batch_size"] == b0]
 e = get_extrema_performance_steps_per_trials(hs, T_max=a0 * hs[0]["n_steps"])
-sub = df[(df.model == MODELS[-1]) & (df.train_batch_size == b0) & (df.alpha == a0)]
-print(f"{MODELS[-1]}, B = {b0}, α = {a0}: min_test_loss {e['min_test_loss']:.4f} ± "
+sub = df[(df.model == study.models[-1]) & (df.train_batch_size == b0) & (df.alpha == a0)]
+print(f"{study.models[-1]}, B = {b0}, α = {a0}: min_test_loss {e['min_test_loss']:.4f} ± "
       f"{e['min_test_loss_std']:.4f} (table: {sub.L_val.mean():.4f}), max_test_accuracy "
       f"{e['max_test_accuracy']:.4f} (table: {sub.A_val.mean():.4f}); evaluation points kept "
       f"{e['T_max_indexes']}")
@@ -174,7 +156,7 @@ assert np.isclose(e["min_test_loss"], sub.L_val.mean()) and np.isclose(e["max_te
 # %%
 mean = df.groupby(["model", "alpha", "train_batch_size"])[["L_val", "A_val"]].mean()
 rows = []
-for model in MODELS:
+for model in study.models:
     for a in ALPHAS:
         s = mean.loc[(model, a)]
         bs = s.index.to_numpy()
@@ -214,17 +196,17 @@ def describe(model: str) -> str:
             f"accuracy rises by {gain_A.min():.3f}-{gain_A.max():.3f} across the batch sizes.")
 
 
-answer("**(c)** " + " ".join(describe(m) for m in MODELS)
+answer("**(c)** " + " ".join(describe(m) for m in study.models)
        + f" Note that a step costs about B, so equal steps are not equal compute: B = "
          f"{BATCHES[0]} spends {BATCHES[0] / BATCHES[-1]:.1%} of the compute of B = "
          f"{BATCHES[-1]} per step.")
 
 # %%
 answer(f"*At this budget:* r_train = {R}, T = {T} steps ({T / (2 * 10 ** 4 + 1):.1%} of the "
-       f"seed's 20001), seeds {SEEDS}. "
+       f"seed's 20001), seeds {study.seeds}. "
        + ("The full profile trains the seed's settings; the trends above may change when the "
           "late, weight-decay-driven generalisation of long runs is included."
           if T < 2 * 10 ** 4 + 1 else ""))
 
 # %%
-finish(store)
+finish(study.store)

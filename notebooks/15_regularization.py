@@ -51,17 +51,12 @@ import inspect
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
 from utils import plots, stats, studies
-from utils.runs import RunStore
 from utils.train import arithmetic as arith
 
-store = RunStore("15_regularization")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-MODELS = ("lstm",)
-SEEDS = studies.run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)]   # 0, 42, ...
-WORKERS = P.workers or P.pick(smoke=1, laptop=2, full=2)
+# the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile
+study = studies.Study.start(P, "15_regularization", models=("lstm",), laptop_period=20)
 
 # %% [markdown]
 # ## 1 · Tracking the norm
@@ -89,22 +84,14 @@ SEED_WD = [0.25, 0.5, 0.75, 1.0]
 WDS = P.pick(smoke=[0.25, 1.0], laptop=SEED_WD, full=SEED_WD)
 T = n_steps or P.pick(smoke=6, laptop=480, full=4 * 10 ** 4 + 1)
 R = P.r_train or P.pick(smoke=0.9, laptop=0.9, full=0.5)
-EVAL = P.pick(smoke=dict(eval_first=3, eval_period=3), laptop=dict(eval_first=100, eval_period=20),
-              full=dict(eval_first=100, eval_period=100))
-SHAPE = P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={})
-configs = studies.sweep_configs(studies.grid(weight_decay=WDS), MODELS, SEEDS, n_steps=T,
-                                r_train=R, track_param_norm=True, **EVAL, **SHAPE)
+configs = study.configs(studies.grid(weight_decay=WDS), n_steps=T, r_train=R, track_param_norm=True)
 default = arith.make_config()
 print(f"{P.profile}: LSTM, weight decay in {WDS}, r_train = {R} (seed: {default['r_train']}), "
-      f"T = {T} steps ({T / (4 * 10 ** 4 + 1):.1%} of the seed's 40001), seeds {SEEDS}, "
-      f"{len(configs)} runs; evaluation (losses, accuracies and the norm) at every step up to "
-      f"{EVAL['eval_first']}, then every {EVAL['eval_period']}")
-cost = studies.estimate_cost(configs, workers=WORKERS if DEVICE == "cpu" else 1, store=store,
-                             device=DEVICE)
+      f"T = {T} steps ({T / (4 * 10 ** 4 + 1):.1%} of the seed's 40001), seeds {study.seeds}, "
+      f"{len(configs)} runs; {study.schedule} (losses, accuracies and the norm)")
 
 # %%
-results = studies.run_sweep(store, configs, workers=WORKERS, device=DEVICE)
-df = studies.summary_frame(results, ["weight_decay"])
+results, df = study.run(configs, columns=["weight_decay"])
 
 # %% [markdown]
 # ## 3 · (a) Curves, colour = weight decay
@@ -115,7 +102,7 @@ fig = studies.plot_curves(studies.group_results(results, "weight_decay"), "weigh
                           panels=panels, title="LSTM")
 plots.show(fig, "curves", f"LSTM: training and validation loss and accuracy and the parameter "
            f"norm ‖θ‖₂ (log scale) over the steps t, one curve per weight decay λ (colour bar), "
-           f"mean over seeds {SEEDS} with a ± std band; r_train = {R}, T = {T}.")
+           f"mean over seeds {study.seeds} with a ± std band; r_train = {R}, T = {T}.")
 
 # %% [markdown]
 # The same norm on a linear time axis, with the step at which each run first reaches 90 %
@@ -133,7 +120,7 @@ for r in results:
         ax.plot(s, pn[list(steps).index(s)], "o", mfc="none", color=cmap(norm(wd)), ms=7)
 ax.set(xlabel="training step t", ylabel=r"$\|\theta^{(t)}\|_2$")
 studies.add_colorbar(fig, ax, norm, cmap, "weight decay λ", WDS)
-plots.show(fig, "norm_linear", f"‖θ‖₂ of every run (seeds {SEEDS}) over t, colour = weight "
+plots.show(fig, "norm_linear", f"‖θ‖₂ of every run (seeds {study.seeds}) over t, colour = weight "
            f"decay; a circle marks the first step with validation accuracy ≥ 0.9 (none: never "
            f"within T = {T}).")
 
@@ -141,20 +128,16 @@ plots.show(fig, "norm_linear", f"‖θ‖₂ of every run (seeds {SEEDS}) over t
 # ## 4 · (b) The best values against the weight decay
 
 # %%
-fig = studies.plot_metrics_vs(df, "weight_decay", models=list(MODELS), xlabel="weight decay λ")
+fig = studies.plot_metrics_vs(df, "weight_decay", models=list(study.models), xlabel="weight decay λ")
 plots.show(fig, "metrics_vs_weight_decay", f"LSTM: L (log scale), A and t_f (train and "
-           f"validation) against the weight decay, mean ± std over seeds {SEEDS}; r_train = {R}, "
+           f"validation) against the weight decay, mean ± std over seeds {study.seeds}; r_train = {R}, "
            f"T = {T}.")
 
 # %%
-stats.table(df, "weight_decay", list(studies.TABLE_LABELS), best=studies.TABLE_BEST,
-            labels={**studies.TABLE_LABELS, "weight_decay": "λ"},
-            digits={**{k: 4 for k in ("L_train", "L_val", "A_train", "A_val")},
-                    **{k: 0 for k in ("tf_L_train", "tf_L_val", "tf_A_train", "tf_A_val",
-                                      "dt_L", "dt_A")}},
-            caption=f"Table 1: LSTM per weight decay λ: L = min_t L(t), A = max_t A(t), t_f and "
-                    f"Δt, mean ± std over seeds {SEEDS}; r_train = {R}, T = {T}. Bold: best per "
-                    f"column.")
+study.table(df, ["weight_decay"],
+        f"Table 1: LSTM per weight decay λ: L = min_t L(t), A = max_t A(t), t_f and Δt, mean ± "
+        f"std over seeds {study.seeds}; r_train = {R}, T = {T}. Bold: best per column.",
+        labels={"weight_decay": "λ"})
 
 # %% [markdown]
 # ## 5 · (c) How the validation numbers move with $\lambda$
@@ -210,7 +193,7 @@ stats.table(norms, "weight_decay", cols, digits={c: 0 if c.startswith("t_") else
                     "norm_mem": "‖θ‖ at memorisation", "t_gen": "t: A_val ≥ 0.9", "norm_gen": "‖θ‖ at generalisation",
                     "norm_end": "‖θ‖ at T", "rate_mem_gen": "Δ‖θ‖ per 100 steps (mem → gen)"},
             caption=f"Table 2: the parameter norm along each LSTM run, mean ± std over seeds "
-                    f"{SEEDS} (a '–' or nan: the event never happened within T = {T}).")
+                    f"{study.seeds} (a '–' or nan: the event never happened within T = {T}).")
 
 # %%
 nm = norms.groupby("weight_decay").mean(numeric_only=True)
@@ -223,7 +206,7 @@ for wd, row in nm.iterrows():
         text += f", is {row.norm_mem:.1f} at memorisation (step {row.t_mem:.0f})"
     if n_gen[wd]:
         text += (f", {row.norm_gen:.1f} when validation accuracy reaches 0.9 (step "
-                 f"{row.t_gen:.0f}, {n_gen[wd]} of {len(SEEDS)} runs)")
+                 f"{row.t_gen:.0f}, {n_gen[wd]} of {len(study.seeds)} runs)")
         if not np.isnan(row.rate_mem_gen):
             text += f", changing by {row.rate_mem_gen:+.2f} per 100 steps in between"
     else:
@@ -250,10 +233,10 @@ answer("**(d)** " + " ".join(lines) + f" The norm falls from its peak by more th
 
 # %%
 answer(f"*At this budget:* r_train = {R}, T = {T} steps ({T / (4 * 10 ** 4 + 1):.1%} of the "
-       f"seed's 40001), seeds {SEEDS}."
+       f"seed's 40001), seeds {study.seeds}."
        + (" At the seed's r_train = 0.5 the LSTM generalises only after thousands of steps; "
           "this short run uses a larger training fraction, at which the LSTM can generalise within "
           "the budget; `full` trains the seed's setting." if R != default["r_train"] else ""))
 
 # %%
-finish(store)
+finish(study.store)

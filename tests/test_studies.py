@@ -183,3 +183,46 @@ def test_time_step_and_estimate_cost_are_positive_and_skip_stored_runs(tmp_path)
     store = RunStore("cost_test", root=tmp_path)
     store.run(c, lambda cfg, ctx: {"done": True})
     assert studies.estimate_cost([c], store=store, verbose=False)["cpu_s"] == 0
+
+
+def _params(profile, seeds=(0, 1, 2), workers=0):
+    from utils.params import Params
+
+    return Params({"profile": profile, "seeds": list(seeds), "workers": workers})
+
+
+def test_study_start_per_profile_and_its_configs_are_sweep_configs():
+    smoke = studies.Study.start(_params("smoke"), "study_test", laptop_period=20)
+    assert smoke.seeds == [0] and smoke.workers == 1 and smoke.device in ("cpu", "cuda")
+    assert smoke.eval == {"eval_first": 3, "eval_period": 3} and smoke.shape == studies.SMOKE_SHAPE
+    laptop = studies.Study.start(_params("laptop", workers=3), "study_test", models=("lstm",),
+                                 laptop_period=20)
+    assert laptop.seeds == [0, 42, 1] and laptop.workers == 3 and laptop.shape == {}
+    assert laptop.eval == {"eval_first": 100, "eval_period": 20}
+    assert "every 20" in laptop.schedule
+    full = studies.Study.start(_params("full"), "study_test", smoke_shape={"num_heads": 2})
+    assert full.eval == {"eval_first": 100, "eval_period": 100} and full.workers >= 1
+    # the study's configs are exactly sweep_configs with its schedule and shape under the base
+    points = studies.grid(r_train=[0.3, 0.7])
+    assert laptop.configs(points, n_steps=7) == studies.sweep_configs(
+        points, ["lstm"], [0, 42, 1], n_steps=7, eval_first=100, eval_period=20)
+    assert smoke.configs(points, n_steps=7, eval_period=5)[0]["eval_period"] == 5
+    with pytest.raises(ValueError, match="models must be"):
+        studies.Study.start(_params("smoke"), "study_test", models=("rnn",))
+
+
+def test_study_run_trains_reads_and_tables(tmp_path, capsys):
+    study = studies.Study.start(_params("smoke", seeds=(0,)), "study_run_test")
+    study.store = RunStore("study_run_test", root=tmp_path)
+    configs = study.configs(studies.grid(r_train=[0.5]), n_steps=2, embedding_size=16,
+                            hidden_size=16)
+    results, df = study.run(configs, columns=["r_train"])
+    assert "runs to train; predicted" in capsys.readouterr().out
+    assert [r["config"] for r in results] == configs
+    assert list(df["model"]) == ["lstm", "gpt"] and list(df["r_train"]) == [0.5, 0.5]
+    assert df["L_val"].tolist() == [min(r["test"]["loss"]) for r in results]
+    assert {m: len(rs) for m, rs in study.by_model(results).items()} == {"lstm": 1, "gpt": 1}
+    html = study.table(df, ["model", "r_train"], "Table 9: test").to_html()
+    assert "Table 9: test" in html and "t_f(A_val)" in html
+    again, _ = study.run(configs)                                  # reused from the store
+    assert again[1]["test"]["loss"] == results[1]["test"]["loss"]

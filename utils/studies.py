@@ -19,7 +19,11 @@ six studies share, so that each notebook only states its grid and reads its answ
   coloured by a second parameter with a colour bar: questions 3 (b), 5 (b), 6 (b) and 7 (b);
 * :func:`time_step` and :func:`estimate_cost`: seconds per training step of a config measured on
   this machine, and the cost of a sweep predicted from them (printed before a sweep starts);
-* :func:`cpu_load`: the 1-minute load average, printed beside every timing.
+* :func:`cpu_load`: the 1-minute load average, printed beside every timing;
+* :class:`Study`: the set-up every study notebook shares (run store, device, seeds, workers,
+  evaluation schedule and smoke shape per profile), its sweep (cost printed, then trained
+  through the store), its per-model curve figures and its summary table, so that a notebook
+  states only its grid, its figures' captions and its answers.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import itertools
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -62,6 +67,8 @@ METRIC_LABELS = {
 }
 TABLE_LABELS = {k: label for k, (label, _) in SUMMARY_COLUMNS.items()}
 TABLE_BEST = {k: best for k, (_, best) in SUMMARY_COLUMNS.items() if best}
+# losses and accuracies with 4 digits, steps (t_f, Δt) and counts as integers
+TABLE_DIGITS = {k: 4 if k[:2] in ("L_", "A_") else 0 for k in SUMMARY_COLUMNS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,3 +594,108 @@ def stored_configs(store) -> list[dict]:
         if meta.get("status") == "done" and isinstance(meta.get("config"), dict):
             out.append(meta["config"])
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the set-up every study notebook shares
+
+
+@dataclass
+class Study:
+    """One study notebook's sweep: where its runs live and how they are trained and read.
+
+    ``Study.start(P, "11_scaling_data")`` (right after :func:`utils.notebook.start`) gives
+
+    * ``store``: the notebook's :class:`utils.runs.RunStore`;
+    * ``device``: ``"cuda"`` when a GPU is present (runs then train batched), else ``"cpu"``;
+    * ``seeds``: :func:`run_seeds` of the notebook's seeds (0 and 42 first), one in ``smoke``;
+    * ``workers``: one-thread processes for CPU runs (the ``workers`` parameter, or 1 in
+      ``smoke`` and :func:`default_workers` otherwise);
+    * ``eval``: the evaluation schedule, every step up to ``eval_first`` then every
+      ``eval_period``: ``smoke`` 3/3, ``laptop`` 100/``laptop_period``, ``full`` the seed's
+      100/100 (the resolution of its t_f);
+    * ``shape``: the narrow model of ``smoke`` runs (:data:`SMOKE_SHAPE`), nothing otherwise.
+    """
+
+    P: Any
+    name: str
+    models: tuple
+    store: Any
+    device: str
+    seeds: list
+    workers: int
+    eval: dict
+    shape: dict = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, P, name: str, models: Sequence[str] = ("lstm", "gpt"),
+              laptop_period: int = 25, smoke_period: int = 3,
+              smoke_shape: Mapping | None = None) -> "Study":
+        import torch
+
+        from .runs import RunStore
+
+        bad = [m for m in models if m not in MODEL_LABELS]
+        if not models or bad:
+            raise ValueError(f"models must be a non-empty subset of {list(MODEL_LABELS)}, "
+                             f"got {list(models)}")
+        workers = int(getattr(P, "workers", 0) or 0)
+        return cls(
+            P=P, name=name, models=tuple(models), store=RunStore(name),
+            device="cuda" if torch.cuda.is_available() else "cpu",
+            seeds=run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)],
+            workers=workers or P.pick(smoke=1, laptop=default_workers(), full=default_workers()),
+            eval=P.pick(smoke=dict(eval_first=3, eval_period=smoke_period),
+                        laptop=dict(eval_first=100, eval_period=laptop_period),
+                        full=dict(eval_first=100, eval_period=100)),
+            shape=dict(P.pick(smoke=SMOKE_SHAPE if smoke_shape is None else smoke_shape,
+                              laptop={}, full={})))
+
+    @property
+    def schedule(self) -> str:
+        """The evaluation schedule in words, for the notebook's printed reductions."""
+        return (f"evaluation at every step up to {self.eval['eval_first']}, then every "
+                f"{self.eval['eval_period']}")
+
+    def configs(self, points: Sequence[Mapping], **base: Any) -> list[dict]:
+        """:func:`sweep_configs` of ``points`` × this study's models × seeds, with its
+        evaluation schedule and (in ``smoke``) its narrow shape under ``base``."""
+        return sweep_configs(points, self.models, self.seeds, **{**self.eval, **self.shape, **base})
+
+    def run(self, configs: Sequence[Mapping], columns: Sequence[str] = ()):
+        """Print the predicted cost, train what the store lacks, and return ``(results, df)``:
+        the results in config order and their :func:`summary_frame` with ``columns``."""
+        workers = self.workers if self.device == "cpu" else 1
+        estimate_cost(configs, workers=workers, store=self.store, device=self.device)
+        results = run_sweep(self.store, configs, workers=self.workers, device=self.device)
+        return results, summary_frame(results, columns)
+
+    def by_model(self, results: Sequence[Mapping]) -> dict:
+        """``{model: [results of that model]}`` in this study's model order."""
+        return {m: [r for r in results if r["config"]["model"] == m] for m in self.models}
+
+    def show_curves(self, results: Sequence[Mapping], key, label: str, caption: str, *,
+                    name: str = "curves", **kwargs) -> None:
+        """One :func:`plot_curves` figure per model (runs grouped by ``key``), saved as
+        ``<name>_<model>`` with ``caption`` (a string, or a function of the model's label)."""
+        from . import plots
+
+        for model, runs in self.by_model(results).items():
+            label_m = MODEL_LABELS[model]
+            fig = plot_curves(group_results(runs, key), label, title=label_m, **kwargs)
+            plots.show(fig, f"{name}_{model}" if len(self.models) > 1 else name,
+                       caption(label_m) if callable(caption) else f"{label_m}: {caption}")
+
+    def table(self, df: pd.DataFrame, by: Sequence[str], caption: str,
+              labels: Mapping[str, str] | None = None, metrics: Sequence[str] | None = None):
+        """:func:`utils.stats.table` of the seed's numbers per ``by`` (mean ± std over seeds,
+        best in bold, L and A to 4 digits, steps as integers)."""
+        from . import stats
+
+        metrics = list(metrics or TABLE_LABELS)
+        return stats.table(df, list(by), metrics,
+                           best={k: v for k, v in TABLE_BEST.items() if k in metrics},
+                           labels={**TABLE_LABELS, **(labels or {})},
+                           digits={**TABLE_DIGITS, **{m: 0 for m in metrics
+                                                      if m not in TABLE_DIGITS}},
+                           caption=caption)
