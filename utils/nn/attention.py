@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .functional import causal_mask, scaled_dot_product_attention, softmax
+from .functional import causal_mask, check_qkv, scaled_dot_product_attention, softmax
 
 
 # --------------------------------------------------------------------------- heads
@@ -185,12 +185,7 @@ def blocked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal:
     j <= i. ``window`` (causal only): query i sees keys i − window < j <= i; tiles entirely
     outside the window are skipped, so the work is O(S·window).
     """
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the last dimension d_k, got {q.shape[-1]} and "
-                         f"{k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of keys, got {k.shape[-2]} and "
-                         f"{v.shape[-2]}")
+    check_qkv(q, k, v)
     _check_positive_int("block_q", block_q)
     _check_positive_int("block_k", block_k)
     S_q, S_k = q.shape[-2], k.shape[-2]

@@ -40,16 +40,21 @@ def causal_mask(s_q: int, s_k: int | None = None, device=None) -> torch.Tensor:
     return j <= i
 
 
-def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                                 mask: torch.Tensor | None = None,
-                                 return_weights: bool = False):
-    """softmax(q kᵀ / sqrt(d_k), masked) v. Returns the output (…, S_q, d_v) [and the weights]."""
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """Clear errors for attention inputs whose shapes cannot go together."""
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must share the last dimension d_k, got {q.shape[-1]} and "
                          f"{k.shape[-1]}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"k and v must have the same number of keys, got {k.shape[-2]} and "
                          f"{v.shape[-2]}")
+
+
+def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                 mask: torch.Tensor | None = None,
+                                 return_weights: bool = False):
+    """softmax(q kᵀ / sqrt(d_k), masked) v. Returns the output (…, S_q, d_v) [and the weights]."""
+    check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])     # (…, S_q, S_k)
     if mask is not None:
         if mask.dtype != torch.bool:
