@@ -192,6 +192,11 @@ def _log_y(ax) -> None:
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ticker.LogFormatter())
     ax.yaxis.set_minor_formatter(ticker.LogFormatter(minor_thresholds=(1, 0.5)))
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi / lo < 10:          # less than a decade: there may be no power of ten
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4))    # or minor tick inside,
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))  # so plain
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())      # ticks
 
 
 def _log_x_steps(ax) -> None:
@@ -330,7 +335,8 @@ def plot_metrics_vs(df: pd.DataFrame, x: str, *, metrics: Sequence[str] = METRIC
     handles = [Line2D([], [], color="k" if hue else MODEL_STYLES[m]["color"],
                       ls=MODEL_STYLES[m]["ls"], marker=MODEL_STYLES[m]["marker"], ms=4,
                       label=MODEL_LABELS.get(m, m)) for m in models if m in MODEL_STYLES]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+    if not (title and len(handles) == 1):          # one model named by the title: no legend
+        fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
     if hue:
         add_colorbar(fig, axes, norm, cm, hue_label or hue, [float(v) for v in hue_values], hue_log2)
     if title:
