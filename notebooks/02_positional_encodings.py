@@ -39,13 +39,12 @@ lag = 3              # the task of section 5: predict the token `lag` positions 
 train_len = 32       # training sequence length; tested at train_len and 2 * train_len
 
 # %%
-from utils.notebook import start, answer, finish
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Int
 P = start("02_positional_encodings", globals(), lag=Int(min=1, max=16),
           train_len=Int(min=8, max=256))
 
 # %%
-import inspect
 import math
 import time
 
@@ -119,7 +118,7 @@ answer(f"With no positional information, one causal layer gives the last positio
 # 2π·10⁴ (slow, the last pair), a geometric progression. The code, from `utils/nn/rope.py`:
 
 # %%
-print(inspect.getsource(sinusoidal_table))
+show_source(sinusoidal_table)
 
 # %%
 d_show, n_show = 128, 200
@@ -205,7 +204,7 @@ answer(f"PE(pos + {k}) = M_{k} PE(pos) holds for every position to {lin_err:.1e}
 # a function of the offset n − m only. The module's forward pass:
 
 # %%
-print(inspect.getsource(RotaryPositionalEmbedding.forward))
+show_source(RotaryPositionalEmbedding.forward)
 
 # %% [markdown]
 # Below, one query vector q and one key vector k are placed at every position m, n ∈ [0, 128)

@@ -46,13 +46,12 @@ code_corpus = "python"   # the second, structurally different corpus
 vocab_size = 1024        # BPE vocabulary (with <|endoftext|>); the assignment uses 10,000
 
 # %%
-from utils.notebook import start, answer, finish
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Int, Text
 P = start("06_transformer_lm", globals(), corpus=Text(allow_empty=False),
           code_corpus=Text(allow_empty=False), vocab_size=Int(min=300, max=65536))
 
 # %%
-import inspect
 import math
 import re
 import time
@@ -88,9 +87,9 @@ THREADS = pick_threads()
 # schedule and the loss:
 
 # %%
-print(inspect.getsource(AdamW.step))
-print(inspect.getsource(optim_module.cosine_schedule))
-print(inspect.getsource(cross_entropy))
+show_source(AdamW.step)
+show_source(optim_module.cosine_schedule)
+show_source(cross_entropy)
 
 # %% [markdown]
 # ## 2 · Data: two corpora, two tokenizers

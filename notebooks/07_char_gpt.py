@@ -41,14 +41,13 @@ corpus = "shakespeare"   # a corpus name of utils.data.corpora, or the path of a
 prompts = "Yesterday I went to the |ROMEO:|To be, or not to be"   # '|'-separated
 
 # %%
-from utils.notebook import start, answer, finish
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Text
 P = start("07_char_gpt", globals(), corpus=Text(allow_empty=False),
           prompts=Text(allow_empty=False))
 
 # %%
 import hashlib
-import inspect
 import math
 import re
 import time
@@ -107,7 +106,7 @@ print("encode('Hello') ->", tok.encode("Hello") if all(c in tok.stoi for c in "H
 # assignment asks for is printed from them. **RMSNorm** (question 2.3 (a)):
 
 # %%
-print(inspect.getsource(RMSNorm.forward))
+show_source(RMSNorm.forward)
 
 # %% [markdown]
 # **Causal self-attention** (question 2.2, and 2.6 for the RoPE call; 2.9 (a) is the `flash`
@@ -116,7 +115,7 @@ print(inspect.getsource(RMSNorm.forward))
 # the output projection.
 
 # %%
-print(inspect.getsource(CausalSelfAttention.forward))
+show_source(CausalSelfAttention.forward)
 
 # %% [markdown]
 # **The decoder block** (question 2.3 (b)): pre-norm, two residual branches, dropout on each
@@ -125,8 +124,8 @@ print(inspect.getsource(CausalSelfAttention.forward))
 # RMSNorm and the LM head.
 
 # %%
-print(inspect.getsource(TransformerBlock.forward))
-print(inspect.getsource(TransformerLM.forward))
+show_source(TransformerBlock.forward)
+show_source(TransformerLM.forward)
 
 # %% [markdown]
 # A one-line check of causality: changing the last character must not change any earlier
