@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from utils import plots, stats
 from utils.data.graphs import (contextual_sbm, edge_homophily, inject_bots, karate_club,
                                load_planetoid, random_graph)
+from utils.hardware import time_samples
 from utils.nn import gnn
 from utils.nn.functional import scaled_dot_product_attention
 from utils.runs import RunStore
@@ -704,13 +705,9 @@ def full_attention(x):
 
 
 def best_time(fn, reps):
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    """Fastest of `reps` forward passes without autograd (after one warm-up call)."""
+    with torch.no_grad():
+        return min(time_samples(fn, repeats=reps, min_time=0)["wall"])
 
 
 reps = P.pick(smoke=1, laptop=5, full=5)
@@ -755,13 +752,8 @@ for E in E_SCALE:
         def step():
             layer.zero_grad()
             layer(x_s, ei).sum().backward()
-        step()
-        times = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-        scale_rows.append({"edges": E, "layer": name, "ms": min(times) * 1e3})
+        fastest = min(time_samples(step, repeats=reps, min_time=0)["wall"])
+        scale_rows.append({"edges": E, "layer": name, "ms": fastest * 1e3})
 scale = pd.DataFrame(scale_rows)
 load = open("/proc/loadavg").read().split()[0]
 fig, ax = plots.subplots(1, 1, width=6.5, height=3.6)
