@@ -279,7 +279,18 @@ if not everyone:
         mem = [r for r in summary[m]["mem"] if r is not None]
         budget += (f"The {m.upper()} fitted the training equations in {len(mem)} of "
                    f"{len(RUN_SEEDS)} runs" + (f" (by step {max(mem)})" if mem else "")
-                   + f" and ends at validation accuracy {summary[m]['final_val']:.3f}. ")
+                   + f" and ends at validation accuracy {summary[m]['final_val']:.3f} (mean over "
+                   f"seeds). ")
+        marks = [T - 2 * (T // 10), T - T // 10, T]          # the last fifth of the run
+        for seed, reached in zip(RUN_SEEDS, summary[m]["reach"]):
+            if reached is None and T >= full_T:        # at the assignment's own budget
+                h = runs[(m, seed)]
+                acc = [float(np.interp(t, h["all_steps"], h["test"]["accuracy"])) for t in marks]
+                trend = ("still rising at the end" if acc[2] > acc[1] > acc[0]
+                         else "not rising at the end")
+                budget += (f"Seed {seed}: validation accuracy "
+                           + ", ".join(f"{a:.3f} at step {t}" for a, t in zip(acc, marks))
+                           + f" — {trend}. ")
     why = {"smoke": "Why not: the smoke profile only proves the code path (a smaller model, a "
                     "few steps). ",
            "laptop": f"Why not at this budget: the laptop profile trains only T = {T} of the "

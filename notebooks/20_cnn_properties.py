@@ -126,7 +126,7 @@ answer(f"Zero padding: $f_{{1,1}}$ = {f_zero[0, 0]:.0f}; the sum of the in-image
 # %%
 Q11 = dict(
     n_train=P.pick(smoke=100, laptop=1000, full=2000),
-    n_val=P.pick(smoke=100, laptop=1000, full=1000),
+    n_val=P.pick(smoke=100, laptop=500, full=1000),
     n_test=P.pick(smoke=100, laptop=1000, full=1000),
     batch=P.pick(smoke=50, laptop=50, full=200),
     max_epochs=P.pick(smoke=1, laptop=6, full=50),
@@ -561,7 +561,7 @@ show_source(RotationCNN.forward)
 Q12 = dict(n_test=P.pick(smoke=200, laptop=1000, full=1000), batch=64, lr=1e-3,
            epochs_plain=P.pick(smoke=1, laptop=3, full=10),
            epochs_aug=P.pick(smoke=1, laptop=6, full=10),
-           n_train=P.pick(smoke=200, laptop=4000, full=4000))
+           n_train=P.pick(smoke=200, laptop=3000, full=4000))
 ANGLES = list(range(0, 361, P.pick(smoke=90, laptop=15, full=15)))
 x_tr, y_tr, x_te, y_te = load_mnist_5k(n_test=1000)
 x_te, y_te = x_te[:Q12["n_test"]], y_te[:Q12["n_test"]]
