@@ -75,9 +75,10 @@ if len(pairs) != 2:
 # GPT on $a + b \bmod 31$ whose validation accuracy reached 0.99 (a run is found by its config,
 # so notebook 10's runs are reused as they are). If none is stored, this notebook trains one
 # itself. At the default settings (half of the table for training) generalisation comes only
-# after thousands of steps, beyond the `laptop` budget of this notebook; trained on 90 % of
-# the table, the same GPT generalises within a few hundred steps, so that is the fallback here
-# (`full` trains the assignment's default run instead).
+# after 5,000-9,000 steps (notebook 10 at `full`), beyond the `laptop` budget of this notebook;
+# trained on 90 % of the table, the same GPT reaches 0.82 validation accuracy by step 300 and
+# 0.99 by about step 1,500 (seed 0, measured), so the `laptop` fallback trains it for 2,000
+# steps (`full` trains the assignment's default run instead).
 
 # %%
 def generalised(result) -> float:
@@ -101,10 +102,14 @@ found.sort(key=lambda t: t[:5])
 if found and found[0][0] is False:
     result, source = found[0][-1], f"notebook 10's run store (key {found[0][4]})"
 else:
-    T16 = P.pick(smoke=20, laptop=400, full=10 ** 4 + 1)
+    T16 = P.pick(smoke=20, laptop=2000, full=10 ** 4 + 1)
+    # snapshots of the weights over the second half (at evaluation steps), so that the analysis
+    # can use a generalised state even if the last step falls in a loss spike
+    snapshot_every = P.pick(smoke=5, laptop=100, full=500)
     fallback = arith.make_config(
         model="gpt", seed=SEEDS[0], n_steps=T16, r_train=P.pick(smoke=0.9, laptop=0.9, full=0.5),
         eval_first=100, eval_period=P.pick(smoke=5, laptop=25, full=100),
+        keep_states=list(range(T16 // 2, T16 + 1, snapshot_every)),
         **P.pick(smoke=studies.SMOKE_SHAPE, laptop={}, full={}))
     print(f"no generalised GPT in notebook 10's store ({len(found)} GPT run(s) stored, best "
           f"validation accuracy {-found[0][2] if found else float('nan'):.3f}); training "
@@ -119,13 +124,31 @@ print(f"model from {source}: GPT L = {config['num_layers']}, d = {config['embedd
       f"{config['num_heads']} heads, r_train = {config['r_train']}, seed {config['seed']}, "
       f"T = {result['n_steps']}; best validation accuracy {best_val:.4f}"
       + (f", first ≥ 0.99 at step {first99}" if first99 is not None else ", never ≥ 0.99"))
-model, tok = arith.load_model(result)
+acc_at = {t: (tr, va) for t, tr, va in zip(result["all_steps"], result["train"]["accuracy"],
+                                            result["test"]["accuracy"])}
+final_step = result["all_steps"][-1]
+good = [t for t in sorted(result.get("states") or {}) if min(acc_at.get(t, (0, 0))) >= 0.99]
+if min(acc_at[final_step]) < 0.99 and good:      # the last step is not generalised: use a snapshot
+    state_step = good[-1]
+    model, tok = arith.load_model(result, result["states"][state_step])
+    weights_note = (f"the weights of step {state_step}, the last snapshot with training and "
+                    f"validation accuracy ≥ 0.99 ({acc_at[state_step][0]:.3f}, "
+                    f"{acc_at[state_step][1]:.3f}); at the final step {final_step} the run was in "
+                    f"a loss spike (accuracy {acc_at[final_step][0]:.3f} train, "
+                    f"{acc_at[final_step][1]:.3f} validation)")
+else:
+    state_step = final_step
+    model, tok = arith.load_model(result)
+    weights_note = (f"the final weights (step {final_step}: accuracy {acc_at[final_step][0]:.3f} "
+                    f"train, {acc_at[final_step][1]:.3f} validation)")
+print("analysed:", weights_note)
 
 # %%
 fig, ax = plots.subplots(width=6, height=3.2)
 steps = np.asarray(result["all_steps"])
 for split, color, name in (("train", "C0", "train"), ("test", "C3", "validation")):
     ax.plot(steps[1:], result[split]["accuracy"][1:], color=color, label=name)
+ax.axvline(state_step, color="0.4", ls=":", lw=1.2, label=f"weights analysed (step {state_step})")
 ax.set_xscale("log")
 ax.set(xlabel="training step t (log scale)", ylabel="accuracy $\\mathcal{A}^{(t)}$")
 ax.legend()
@@ -327,7 +350,7 @@ explore(show_head,
         head=widgets.IntSlider(value=1, min=1, max=H, description="head"))
 
 # %%
-answer(f"*Model used:* {source}; best validation accuracy {best_val:.4f}"
+answer(f"*Model used:* {source}, {weights_note}; best validation accuracy {best_val:.4f}"
        + (f" (≥ 0.99 first at step {first99})." if first99 is not None else
           " — **this model did not reach 0.99 validation accuracy**, so the maps above are "
           "those of a model that has not (fully) generalised; the `full` profile trains the "
