@@ -180,6 +180,13 @@ def test_time_step_and_estimate_cost_are_positive_and_skip_stored_runs(tmp_path)
     assert t["step_s"] > 0 and t["eval_s"] > 0 and t["batch"] == t["n_train"] == 480
     est = studies.estimate_cost([c], verbose=False)
     assert est["to_run"] == 1 and est["cpu_s"] > 0 and math.isfinite(est["wall_s"])
+    # one worker trains in this process: predicted from wall time; more: from one-thread CPU time
+    shape = est["per_shape"][studies.shape_key(c)]
+    assert est["wall_s"] == studies.run_cost(c, shape, "step_s")
+    est2 = studies.estimate_cost([c, {**c, "seed": 1}], workers=2, verbose=False)
+    shape2 = est2["per_shape"][studies.shape_key(c)]
+    assert est2["cpu_s"] == 2 * studies.run_cost(c, shape2, "step_cpu_s")
+    assert est2["wall_s"] == est2["cpu_s"] / 2
     store = RunStore("cost_test", root=tmp_path)
     store.run(c, lambda cfg, ctx: {"done": True})
     assert studies.estimate_cost([c], store=store, verbose=False)["cpu_s"] == 0

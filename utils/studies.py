@@ -458,9 +458,10 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     """Predict a sweep's cost from a short timing of each distinct shape on this machine.
 
     Runs already in ``store`` cost nothing. A shape that :func:`executor` batches is timed as a
-    batch (per run-step), the others alone. With ``workers`` one-thread processes the wall
+    batch (per run-step), the others alone. With ``workers`` > 1 one-thread processes the wall
     time is the CPU time divided by ``workers`` (an idle machine; a loaded one is slower: see
-    ``load``). Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
+    ``load``); with one worker the runs train in this process with all its threads, so the
+    prediction is wall time (``cpu_s`` is then wall × threads, an upper bound). Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
     """
     import torch
 
@@ -469,7 +470,10 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     threads = torch.get_num_threads()
     if workers > 1 and device == "cpu":
         torch.set_num_threads(1)
-    key = "step_cpu_s" if device == "cpu" else "step_s"
+    # one worker on a CPU trains in this process with all its threads: predict from wall time
+    # (the CPU time of a multi-threaded process also counts threads spinning at barriers)
+    in_process = device == "cpu" and workers <= 1
+    key = "step_cpu_s" if device == "cpu" and not in_process else "step_s"
     try:
         for c in todo:
             k = shape_key(c)
@@ -484,15 +488,20 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
                     per_shape[k]["batched_runs"] = runs
     finally:
         torch.set_num_threads(threads)
-    cpu_s = sum(run_cost(c, per_shape[shape_key(c)], key) for c in todo)
-    wall_s = cpu_s / max(1, min(workers, len(todo) or 1)) if device == "cpu" else cpu_s
+    total = sum(run_cost(c, per_shape[shape_key(c)], key) for c in todo)
+    if key == "step_cpu_s":
+        cpu_s, wall_s = total, total / max(1, min(workers, len(todo) or 1))
+    else:
+        wall_s, cpu_s = total, total * (threads if in_process else 1)   # CPU: an upper bound
     out = {"runs": len(configs), "to_run": len(todo), "cpu_s": cpu_s, "wall_s": wall_s,
            "per_shape": per_shape, "load": cpu_load()}
     if verbose:
-        print(f"{len(todo)} of {len(configs)} runs to train; predicted "
-              f"{'CPU' if device == 'cpu' else 'device'} time {cpu_s / 60:.1f} min, wall "
-              f"{wall_s / 60:.1f} min with {workers} worker(s) on an idle machine "
-              f"(measured on {device}, {out['load']})")
+        how = (f"in this process with {threads} thread(s)" if in_process else
+               f"device time, {workers} worker(s)" if device != "cpu" else
+               f"CPU time {cpu_s / 60:.1f} min over {workers} one-thread worker(s)")
+        print(f"{len(todo)} of {len(configs)} runs to train; predicted wall time "
+              f"{wall_s / 60:.1f} min ({how}, on an idle machine; measured on {device}, "
+              f"{out['load']})")
     return out
 
 
