@@ -657,6 +657,17 @@ if 180 in ANGLES:                       # per-digit accuracy of the plain model 
     best180 = sorted(enumerate(per_digit), key=lambda t: -t[1])[:3]
 inner = [a for a in ANGLES if 0 < a < 360]
 worst = min(inner, key=lambda a: pl[a])
+HALF_TURN_SYMMETRIC = {0, 1, 8}          # digits that look (nearly) the same upside down
+
+
+def half_turn_note(digits) -> str:
+    """Which of ``digits`` keep their shape under a 180° turn, in words."""
+    sym = [d for d in digits if d in HALF_TURN_SYMMETRIC]
+    if not sym:
+        return " — none of them is symmetric under a half turn."
+    return (f" — {', '.join(map(str, sym))} "
+            + ("is a shape" if len(sym) == 1 else "are shapes")
+            + " that look (nearly) the same after a half turn.")
 loss_pl = np.mean([r["train_loss"][-1] for c, r in zip(rot_configs, rot_results) if not c["augment"]])
 loss_au = np.mean([r["train_loss"][-1] for c, r in zip(rot_configs, rot_results) if c["augment"]])
 has_180 = 180 in ANGLES
@@ -679,7 +690,7 @@ answer(
        f"its neighbours at 165° and 195° ({pl[165]:.3f}, {pl[195]:.3f}); upside down, the "
        f"digits the plain model still recognises best are "
        + ", ".join(f"{d} ({a:.0%})" for d, a in best180)
-       + " — shapes that are (nearly) symmetric under a half turn. "
+       + half_turn_note(d for d, _ in best180) + " "
        if has_180 and 165 in ANGLES else "")
     + f"\n\n**Rotational augmentation.** The curve is flat: {au[inner].min():.3f}–"
     f"{au[inner].max():.3f} over all angles (std over angles {au.std():.3f}, plain "
