@@ -461,7 +461,8 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     batch (per run-step), the others alone. With ``workers`` > 1 one-thread processes the wall
     time is the CPU time divided by ``workers`` (an idle machine; a loaded one is slower: see
     ``load``); with one worker the runs train in this process with all its threads, so the
-    prediction is wall time (``cpu_s`` is then wall × threads, an upper bound). Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
+    prediction is wall time (``cpu_s`` is then wall × threads, an upper bound).
+    Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
     """
     import torch
 
@@ -473,7 +474,7 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     # one worker on a CPU trains in this process with all its threads: predict from wall time
     # (the CPU time of a multi-threaded process also counts threads spinning at barriers)
     in_process = device == "cpu" and workers <= 1
-    key = "step_cpu_s" if device == "cpu" and not in_process else "step_s"
+    key = "step_cpu_s" if device == "cpu" and workers > 1 else "step_s"
     try:
         for c in todo:
             k = shape_key(c)
