@@ -55,3 +55,50 @@ def test_plain_table_bolds_the_best_cell_and_rejects_bad_names():
         stats.plain_table(df, "c", bold={"speed": "max"})
     with pytest.raises(ValueError, match="'max' or 'min'"):
         stats.plain_table(df, "c", bold={"time": "fastest"})
+
+
+def test_welch_test_matches_the_formula():
+    import math
+
+    from scipy import stats as sstats
+
+    from utils.stats import welch_test
+
+    a, b = [1.0, 2.0, 4.0], [3.0, 5.0, 6.0, 9.0]
+    r = welch_test(a, b)
+    va, vb = np.var(a, ddof=1) / 3, np.var(b, ddof=1) / 4
+    t = (np.mean(a) - np.mean(b)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)          # Welch–Satterthwaite
+    p = 2 * sstats.t.sf(abs(t), df)
+    assert r.t == pytest.approx(t, rel=1e-12) and r.p == pytest.approx(p, rel=1e-10)
+    assert (r.n_a, r.n_b) == (3, 4) and r.diff == pytest.approx(7 / 3 - 23 / 4)
+    assert "Welch t" in str(r)
+
+
+def test_welch_test_degenerate_and_bad_arms():
+    from utils.stats import welch_test
+
+    assert welch_test([1, 1, 1], [1, 1, 1]).p == 1.0
+    r = welch_test([1, 1, 1], [0.5, 0.5, 0.5])
+    assert r.p == 0.0 and r.t == np.inf
+    with pytest.raises(ValueError, match="at least 2 values"):
+        welch_test([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="non-finite"):
+        welch_test([1.0, float("nan")], [1.0, 2.0])
+
+
+def test_bootstrap_ci_covers_the_mean_and_is_reproducible():
+    from utils.stats import bootstrap_ci
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1.0, 1.0, 200), rng.normal(0.0, 1.0, 200)
+    lo, hi = bootstrap_ci(a)
+    se = a.std(ddof=1) / np.sqrt(a.size)
+    assert lo < a.mean() < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.1)     # normal-theory width
+    dlo, dhi = bootstrap_ci(a, b)
+    assert dlo < a.mean() - b.mean() < dhi and dlo > 0
+    assert bootstrap_ci(a, b) == (dlo, dhi)
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ci(a, level=1.5)

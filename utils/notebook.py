@@ -23,7 +23,7 @@ from . import plots
 from .paths import is_headless
 from .seeding import seed_everything
 
-_started = {"t0": None}
+_started = {"t0": None, "name": None}
 
 
 def start(name: str, namespace: dict, **extra: _params.Spec) -> _params.Params:
@@ -32,10 +32,16 @@ def start(name: str, namespace: dict, **extra: _params.Spec) -> _params.Params:
     plots.set_notebook(name, P.profile)
     seed_everything(P.seeds[0])
     _started["t0"] = time.perf_counter()
+    _started["name"] = name
     mode = "headless" if is_headless() else "interactive"
     print(f"{name}: profile={P.profile}, seeds={P.seeds} ({mode}, Python "
           f"{platform.python_version()})")
     return P
+
+
+def current_name() -> str | None:
+    """The notebook name given to :func:`start` (None before it)."""
+    return _started["name"]
 
 
 def elapsed() -> float:

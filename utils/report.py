@@ -9,6 +9,8 @@ Reads ``build/notebooks/*.ipynb`` (written by :mod:`utils.runner`) and writes
   the wall time and status of every notebook;
 * one section per notebook in numeric order; code cells are hidden by default (a button shows
   them in the HTML); stderr (progress bars, warnings) and papermill's injected cell are dropped;
+* a closing References section: every paper the included notebooks cite, from the one
+  bibliography ``references.bib`` (:mod:`utils.references`);
 * figures and tables embedded in the file; math rendered offline with MathJax from Debian's
   ``libjs-mathjax`` (copied next to the report), or from a CDN with a warning when it is missing;
 * the PDF printed from that HTML by headless Chromium (``--print-to-pdf``), the offline route
@@ -131,6 +133,37 @@ def _clean_cells(nb) -> list:
     return cells
 
 
+def _notebook_text(nb) -> str:
+    """Markdown and code of an executed notebook, plus its Markdown outputs (answers)."""
+    parts = []
+    for cell in nb.cells:
+        parts.append(cell.source)
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            parts.append(str(out.get("data", {}).get("text/markdown", "")))
+    return "\n".join(parts)
+
+
+def references_section(nbs: list) -> str:
+    """The report's closing References (utils.references): every paper any included notebook
+    cites, from the pack's one BibTeX file. Empty when nothing is cited."""
+    from .references import BIB_PATH, bibliography, cited_keys, references_markdown
+
+    if not BIB_PATH.exists():
+        return ""
+    bib, keys, unknown = bibliography(), [], []
+    for nb in nbs:
+        try:
+            keys += cited_keys(_notebook_text(nb), bib)
+        except KeyError as exc:        # the tests catch this; the report says it, not hides it
+            unknown.append(str(exc))
+    if not keys and not unknown:
+        return ""
+    text = references_markdown(keys, heading="# References") if keys else "# References\n"
+    if unknown:
+        text += "\n\n> **Unresolved citations:** " + "; ".join(unknown)
+    return text
+
+
 def combine(executed: list[Path], profile: str, seeds: list[int], prov: dict):
     """One notebook: title page, contents, then every executed notebook's cells."""
     import nbformat
@@ -175,6 +208,10 @@ def combine(executed: list[Path], profile: str, seeds: list[int], prov: dict):
                 f"cell {meta.get('cell', '?')}: `{html.escape(str(meta.get('error', '')))}`). "
                 "What follows is its partly executed copy."))
         cells += _clean_cells(nb)
+    refs = references_section([nb for _, nb, _ in sections])
+    if refs:
+        cells.append(new_markdown_cell('<div class="cp-page-break" id="references"></div>\n\n'
+                                       + refs))
     out = new_notebook(cells=cells)
     out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                   "language": "python"}

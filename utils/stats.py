@@ -3,12 +3,13 @@
 Every number the pack reports from a randomised experiment is a mean over seeds with its
 standard deviation (sample std, ``ddof=1``; 0 for a single seed). :func:`aggregate` computes
 them from a long table (one row per run); :func:`table` renders them for the report with a
-caption and the best entry of each metric column in bold.
+caption and the best entry of each metric column in bold. Two arms are compared with
+:func:`welch_test` (Welch's t-test) or :func:`bootstrap_ci` (a percentile bootstrap interval).
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,3 +109,76 @@ def fit_power_law(x, y) -> tuple[float, float]:
         raise ValueError("fit_power_law needs at least two positive (x, y) points")
     k, logc = np.polyfit(np.log(x), np.log(y), 1)
     return float(k), float(np.exp(logc))
+
+
+# --- Comparing two arms (the assertion studies, notebooks 30-35; the studies 06-16 too) -------
+
+class WelchResult(NamedTuple):
+    """Welch's unequal-variance t-test of arm a against arm b (two-sided)."""
+
+    mean_a: float
+    std_a: float
+    n_a: int
+    mean_b: float
+    std_b: float
+    n_b: int
+    diff: float          # mean_a - mean_b
+    t: float
+    p: float
+
+    def __str__(self) -> str:
+        return (f"{self.mean_a:.4g} ± {self.std_a:.3g} (n={self.n_a}) vs {self.mean_b:.4g} ± "
+                f"{self.std_b:.3g} (n={self.n_b}): Δ = {self.diff:+.4g}, Welch t = {self.t:.3g}, "
+                f"p = {self.p:.3g}")
+
+
+def _arm(values, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size < 2:
+        raise ValueError(f"arm {name} needs at least 2 values (seeds) for a t-test, got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"arm {name} holds non-finite values: {arr.tolist()}")
+    return arr
+
+
+def welch_test(a, b) -> WelchResult:
+    """Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``), two-sided.
+
+    t = (ā − b̄) / sqrt(s_a²/n_a + s_b²/n_b), with Welch–Satterthwaite degrees of freedom. When
+    both arms have zero variance the statistic is undefined; then p = 1 if the means are equal
+    and p = 0 if they differ (the arms are separated without overlap), with t = ±inf.
+    """
+    from scipy import stats as sstats
+
+    a, b = _arm(a, "a"), _arm(b, "b")
+    ma, mb = float(a.mean()), float(b.mean())
+    sa, sb = float(a.std(ddof=1)), float(b.std(ddof=1))
+    if sa == 0 and sb == 0:
+        t = 0.0 if ma == mb else float(np.sign(ma - mb)) * np.inf
+        p = 1.0 if ma == mb else 0.0
+    else:
+        res = sstats.ttest_ind(a, b, equal_var=False)
+        t, p = float(res.statistic), float(res.pvalue)
+    return WelchResult(ma, sa, a.size, mb, sb, b.size, ma - mb, t, p)
+
+
+def bootstrap_ci(a, b=None, level: float = 0.95, n_boot: int = 10_000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(a), or of mean(a) − mean(b) when ``b`` is given
+    (each arm resampled with replacement on its own). Seeded, so the interval is reproducible."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if n_boot < 100:
+        raise ValueError(f"n_boot must be >= 100, got {n_boot}")
+    rng = np.random.default_rng(seed)
+    a = np.asarray(a, dtype=float).ravel()
+    if a.size < 1:
+        raise ValueError("bootstrap_ci needs at least one value in a")
+    stat = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
+    if b is not None:
+        b = np.asarray(b, dtype=float).ravel()
+        if b.size < 1:
+            raise ValueError("bootstrap_ci needs at least one value in b")
+        stat = stat - b[rng.integers(0, b.size, (n_boot, b.size))].mean(axis=1)
+    lo, hi = np.quantile(stat, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)

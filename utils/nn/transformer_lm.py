@@ -27,6 +27,10 @@ the variants the ablations need:
   kernel, seed 003 question 2.9);
 * dropout on the embeddings, the attention weights and each residual branch (seed 003 §2.3);
 * ``tie_weights``: the LM head shares the token embedding matrix (Press & Wolf, 2017);
+* ``causal``: ``False`` lets every token attend to every token (the encoders of
+  :mod:`utils.nn.encoder`, notebooks 31 and 34);
+* ``head_dim``: each head's width, decoupled from d_model / num_heads (one wide head vs many
+  narrow ones, notebook 34); ``num_layers`` may be 0 (embedding → final norm → head, notebook 33);
 * ``init``: ``trunc_normal`` (CS336: σ² = 2/(d_in+d_out) for matrices, N(0,1) embeddings) or
   ``gpt2`` (N(0, 0.02²), residual output projections scaled by 1/sqrt(2·num_layers)).
 
@@ -82,13 +86,23 @@ class TransformerConfig:
     dropout_residual: float = 0.0
     tie_weights: bool = False
     init: str = "trunc_normal"         # trunc_normal | gpt2
+    causal: bool = True                # False: every token attends to every token (encoders)
+    head_dim: int | None = None        # None: d_model / num_heads; else each head's width
 
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "d_model", "num_layers", "num_heads"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if self.d_model % self.num_heads:
+            low = 0 if name == "num_layers" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                what = "an int >= 0" if low == 0 else "a positive int"
+                raise ValueError(f"{name} must be {what}, got {v!r}")
+        if self.head_dim is not None and (isinstance(self.head_dim, bool)
+                                          or not isinstance(self.head_dim, int)
+                                          or self.head_dim < 1):
+            raise ValueError(f"head_dim must be a positive int or None, got {self.head_dim!r}")
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"causal must be True or False, got {self.causal!r}")
+        if self.head_dim is None and self.d_model % self.num_heads:
             divisors = [h for h in range(1, self.d_model + 1) if self.d_model % h == 0]
             raise ValueError(f"d_model={self.d_model} is not divisible by num_heads="
                              f"{self.num_heads}; choose num_heads among the divisors of d_model "
@@ -100,8 +114,9 @@ class TransformerConfig:
         _choice("attention", self.attention, ATTENTION_TYPES)
         _choice("init", self.init, INIT_TYPES)
         if self.positions == "rope" and self.d_head % 2:
-            raise ValueError(f"RoPE needs an even head dimension, but d_model/num_heads = "
-                             f"{self.d_model}/{self.num_heads} = {self.d_head} is odd")
+            raise ValueError(f"RoPE needs an even head dimension, but d_head = {self.d_head} is "
+                             f"odd (d_model={self.d_model}, num_heads={self.num_heads}, "
+                             f"head_dim={self.head_dim})")
         if self.positions == "sinusoidal" and self.d_model % 2:
             raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
         if self.d_ff is not None and (isinstance(self.d_ff, bool) or not isinstance(self.d_ff, int)
@@ -118,7 +133,13 @@ class TransformerConfig:
 
     @property
     def d_head(self) -> int:
-        return self.d_model // self.num_heads
+        """Each head's width: ``head_dim`` when given, else d_model / num_heads."""
+        return self.head_dim if self.head_dim is not None else self.d_model // self.num_heads
+
+    @property
+    def d_attn(self) -> int:
+        """Width of the concatenated heads, num_heads · d_head (= d_model by default)."""
+        return self.num_heads * self.d_head
 
     @property
     def hidden_dim(self) -> int:
@@ -184,9 +205,9 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.cfg, self.layer_index = cfg, layer_index
         self.num_heads, self.d_head = cfg.num_heads, cfg.d_head
-        # W_Q, W_K, W_V stacked into one (3d, d) matrix: one matmul instead of three.
-        self.qkv = Linear(cfg.d_model, 3 * cfg.d_model)
-        self.out = Linear(cfg.d_model, cfg.d_model)                     # W_O
+        # W_Q, W_K, W_V stacked into one (3·H·d_k, d) matrix: one matmul instead of three.
+        self.qkv = Linear(cfg.d_model, 3 * cfg.d_attn)
+        self.out = Linear(cfg.d_attn, cfg.d_model)                      # W_O
         self.rope = (RotaryPositionalEmbedding(cfg.rope_theta, cfg.d_head, cfg.context_length)
                      if cfg.positions == "rope" else None)
         self.record_weights = False      # set True to keep the last attention weights
@@ -199,7 +220,7 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, token_positions: torch.Tensor,
                 cache: KVCache | None = None) -> torch.Tensor:
         B, S, d = x.shape
-        q, k, v = self.qkv(x).split(d, dim=-1)                       # (B, S, d) each
+        q, k, v = self.qkv(x).split(self.cfg.d_attn, dim=-1)         # (B, S, H·d_k) each
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
         if self.rope is not None:
             pos = token_positions if token_positions.dim() == 1 else token_positions[:, None, :]
@@ -208,23 +229,28 @@ class CausalSelfAttention(nn.Module):
             k, v = cache.update(self.layer_index, k, v)              # (B, H, S_k, d_k)
         S_k = k.shape[-2]
         p_drop = self.cfg.dropout_attention if self.training else 0.0
+        causal = self.cfg.causal
         if self.cfg.attention == "flash" and not self.record_weights:
-            if S == S_k:
-                out = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop, is_causal=True)
+            if S == S_k or not causal:
+                out = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop,
+                                                     is_causal=causal)
             else:  # new queries after cached keys: query i sees keys j <= S_k - S + i
                 mask = None if S == 1 else causal_mask(S, S_k, device=x.device)
                 out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p_drop)
         else:
-            mask = causal_mask(S, S_k, device=x.device)              # (S, S_k), True = attend
+            # (S, S_k), True = attend; an encoder (causal=False) attends everywhere: no mask
+            mask = causal_mask(S, S_k, device=x.device) if causal else None
             if p_drop > 0 or self.record_weights:
                 scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
-                weights = softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+                if mask is not None:
+                    scores = scores.masked_fill(~mask, float("-inf"))
+                weights = softmax(scores, dim=-1)
                 if self.record_weights:
                     self.last_weights = weights.detach()
                 out = F.dropout(weights, p_drop) @ v
             else:
                 out = scaled_dot_product_attention(q, k, v, mask)    # (B, H, S, d_k)
-        out = out.transpose(1, 2).reshape(B, S, d)                   # concat heads
+        out = out.transpose(1, 2).reshape(B, S, self.cfg.d_attn)     # concat heads
         return self.out(out)
 
 
