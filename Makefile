@@ -56,7 +56,8 @@ run: setup
 # offline, poppler-utils checks the PDF. Installed when missing and apt is usable; otherwise
 # the report is still built as HTML and the message says how to get the PDF.
 pdf-deps:
-	@if command -v chromium >/dev/null && test -f /usr/share/javascript/mathjax/MathJax.js; then \
+	@if command -v chromium >/dev/null && test -f /usr/share/javascript/mathjax/MathJax.js \
+			&& command -v pdftotext >/dev/null; then \
 		exit 0; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		echo "== installing chromium, libjs-mathjax and poppler-utils with apt (about a minute)"; \
@@ -65,7 +66,7 @@ pdf-deps:
 			>/dev/null) || echo "warning: apt-get failed; the report will be HTML only"; \
 	else \
 		echo "note: chromium/libjs-mathjax missing and apt unavailable: HTML only." \
-			"Install 'chromium libjs-mathjax' (Debian/Ubuntu) to get the PDF."; \
+			"Install 'chromium libjs-mathjax poppler-utils' (Debian/Ubuntu) to get the PDF."; \
 	fi
 
 report: setup pdf-deps
@@ -78,7 +79,8 @@ report: setup pdf-deps
 html: setup
 	$(BIN)/python -m utils.report --no-pdf --profile "$(PROFILE)" --seeds "$(SEEDS)"
 
-test: setup
+# The tests include the PDF (tests/test_report_pdf.py), so they install what `make report` uses.
+test: setup pdf-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q tests
 
 bench: setup

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,11 +28,11 @@ class Result:
 
 
 def time_call(fn: Callable[[], object], repeat: int = 1) -> float:
-    """Seconds per call of ``fn`` (mean over ``repeat`` back-to-back calls)."""
-    t0 = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - t0) / repeat
+    """Seconds per call of ``fn`` (mean over ``repeat`` back-to-back calls, no warm-up: the
+    callers warm up themselves), by the pack's one timer :func:`utils.hardware.time_samples`."""
+    from utils.hardware import time_samples
+
+    return time_samples(fn, repeats=1, warmup=0, calls=repeat)["wall"][0]
 
 
 def compare(candidates: dict[str, Callable[[], object]], reference: str, rounds: int = 7,

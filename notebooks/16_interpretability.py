@@ -94,7 +94,7 @@ found = []
 for c in studies.stored_configs(store10):
     if c.get("model") == "gpt" and c.get("p") == 31 and c.get("operator") == "+" \
             and c.get("operation_orders") == 2:
-        r = store10.load(c)
+        r = store10.load(c, arith.train)   # None if stored by code that has changed since
         if r is not None:
             found.append((generalised(r) < 0.99, distance_to_default(c),
                           -generalised(r), c["seed"] not in SEEDS, store10.key(c), r))

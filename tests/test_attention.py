@@ -279,3 +279,38 @@ def test_input_gradient_profile_conv_receptive_field():
     assert bool(torch.all(prof[:11] > 0)) and bool(torch.all(prof[11:] == 0))
     with pytest.raises(ValueError, match="position must be in"):
         input_gradient_profile(conv_model, x, position=S)
+
+
+def test_from_torch_keeps_float64_exactly():
+    """A float64 source is copied in float64 (not rounded through float32): the outputs agree
+    to float64 precision and every weight is bit-identical."""
+    torch.manual_seed(3)
+    ref = nn.MultiheadAttention(16, 4, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        ref.in_proj_bias.normal_()
+        ref.out_proj.bias.normal_()
+    ours = MultiHeadSelfAttention.from_torch(ref)
+    assert ours.W_q.weight.dtype == torch.float64
+    assert torch.equal(ours.W_k.weight, ref.in_proj_weight[16:32])
+    assert torch.equal(ours.W_o.bias, ref.out_proj.bias)
+    x = torch.randn(2, 6, 16, generator=gen(4), dtype=torch.float64)
+    torch.testing.assert_close(ours(x), ref(x, x, x, need_weights=False)[0], rtol=0, atol=1e-12)
+    for causal in (False, True):
+        mask = ~causal_mask(6) if causal else None
+        torch.testing.assert_close(ours(x, causal=causal), ref(x, x, x, attn_mask=mask,
+                                   need_weights=False)[0], rtol=0, atol=1e-12)
+
+
+def test_time_call_is_the_pack_timer():
+    """utils.nn.attention.time_call and bench.common.time_call count calls as
+    utils.hardware.time_samples does: warm-up plus one call per sample, or `repeat` calls."""
+    import bench.common
+    from utils.nn import attention
+
+    calls = []
+    t = attention.time_call(lambda: calls.append(1), repeat=5, warmup=2)
+    assert len(calls) == 7 and t >= 0
+    calls.clear()
+    assert bench.common.time_call(lambda: calls.append(1), repeat=4) >= 0 and len(calls) == 4
+    with pytest.raises(ValueError, match="repeat"):
+        attention.time_call(lambda: None, repeat=0)

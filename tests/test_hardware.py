@@ -186,3 +186,16 @@ def test_fma_probe_reports_lanes_and_a_consistent_ratio():
     assert r["fma_pipes"] == pytest.approx(r["flop_per_cycle"] / (2 * r["lanes"]))
     with pytest.raises(ValueError, match="copies must be"):
         hw.fma_probe(copies=len(os.sched_getaffinity(0)) + 1)
+
+
+def test_time_samples_counts_calls():
+    calls = []
+    out = hw.time_samples(lambda: calls.append(1), repeats=3, warmup=0, calls=4)
+    assert len(calls) == 12 and len(out["wall"]) == len(out["cpu"]) == 3
+    calls.clear()
+    hw.time_samples(lambda: calls.append(1), repeats=2, warmup=2, min_time=0)
+    assert len(calls) == 4                               # 2 warm-up + 2 samples of one call
+    with pytest.raises(ValueError, match="repeats and warmup must be"):
+        hw.time_samples(lambda: None, warmup=0)          # nothing would size the samples
+    with pytest.raises(ValueError, match="calls >= 1"):
+        hw.time_samples(lambda: None, calls=0)

@@ -272,8 +272,9 @@ def test_train_lm_learns_and_resume_gives_the_same_curve(corpus):
 
     store = RunStore("b", root=corpus / "runs_b")
     with pytest.raises(TrainingInterrupted):
-        store.run(cfg, lambda c, ctx: train_lm(c, ctx, stop_after=20, progress_bar=False))
-    resumed = store.run(cfg, lambda c, ctx: train_lm(c, ctx, progress_bar=False))
+        store.run(cfg, lambda c, ctx: train_lm(c, ctx, stop_after=20, progress_bar=False),
+                  code=train_lm)           # the wrappers differ, the code that trains does not
+    resumed = store.run(cfg, lambda c, ctx: train_lm(c, ctx, progress_bar=False), code=train_lm)
     meta = json.loads((store.root / store.key(cfg) / "meta.json").read_text())
     assert meta["resumed"] is True
     assert resumed["history"]["loss"] == h["loss"]              # the same curve, bit for bit

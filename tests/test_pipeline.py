@@ -113,3 +113,27 @@ def test_report_pdf(executed, tmp_path):
     html_path, _ = report.to_html(nb, tmp_path)
     assert report.to_pdf(html_path, tmp_path / "r.pdf")
     assert (tmp_path / "r.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_changed_run_function_is_recomputed_by_the_next_run(executed, tmp_path):
+    """Acceptance of issue 18: editing a run function's source makes the next `make run` /
+    `make report` recompute that run instead of reusing the result of the old code."""
+    src, _, _ = executed
+    nb = nbformat.read(src, as_version=4)
+    cell = next(c for c in nb.cells if "def experiment" in c.source)
+    old = 'float(rng.normal(size=config["n"]).mean())'
+    assert old in cell.source
+    changed = tmp_path / "src" / src.name
+    changed.parent.mkdir()
+    shutil.copy(src, changed)
+    out = tmp_path / "build"
+    assert runner.run([changed], "smoke", [7], out_dir=out, log=lambda _: None) == 0
+    assert "STORE 0 1" in _text(nbformat.read(out / src.name, as_version=4))
+    cell.source = cell.source.replace(old, 'float(rng.normal(size=config["n"]).mean() + 1.0)')
+    nbformat.write(nb, changed)
+    logs = []
+    assert runner.run([changed], "smoke", [7], out_dir=out, log=logs.append) == 0
+    text = _text(nbformat.read(out / src.name, as_version=4))
+    assert "STORE 0 1" in text                      # recomputed, not reused
+    assert "recomputing run" in text and "__main__.experiment" in text
+    assert "run store: 1 run recomputed because their code changed" in logs[-2], logs

@@ -187,9 +187,13 @@ def test_time_step_and_estimate_cost_are_positive_and_skip_stored_runs(tmp_path)
     shape2 = est2["per_shape"][studies.shape_key(c)]
     assert est2["cpu_s"] == 2 * studies.run_cost(c, shape2, "step_cpu_s")
     assert est2["wall_s"] == est2["cpu_s"] / 2
-    store = RunStore("cost_test", root=tmp_path)
-    store.run(c, lambda cfg, ctx: {"done": True})
-    assert studies.estimate_cost([c], store=store, verbose=False)["cpu_s"] == 0
+    store = RunStore("cost_test", root=tmp_path, log=lambda _: None)
+    store.run(c, lambda cfg, ctx: {"done": True})       # stored, but not by `train`'s code
+    assert studies.estimate_cost([c], store=store, verbose=False)["to_run"] == 1
+    from utils.train.arithmetic import train
+
+    store.run({**c, "seed": 5}, lambda cfg, ctx: {"done": True}, code=train)
+    assert studies.estimate_cost([{**c, "seed": 5}], store=store, verbose=False)["cpu_s"] == 0
 
 
 def _params(profile, seeds=(0, 1, 2), workers=0):

@@ -443,7 +443,8 @@ def _sync(device) -> None:
 
 
 def time_samples(fn, device="cpu", repeats: int = 5, min_time: float = 0.05,
-                 warmup: int = 1, max_time: float | None = None) -> dict[str, list[float]]:
+                 warmup: int = 1, max_time: float | None = None,
+                 calls: int | None = None) -> dict[str, list[float]]:
     """Seconds per call of ``fn``: ``repeats`` samples, each the mean of enough back-to-back calls
     to last at least ``min_time`` (so timer resolution and launch jitter do not dominate).
 
@@ -452,17 +453,24 @@ def time_samples(fn, device="cpu", repeats: int = 5, min_time: float = 0.05,
     CPU time does not, so FLOPs / CPU-second estimates what one *busy* core delivers.
     ``max_time`` (seconds) stops after the sample that exceeds it, keeping at least two, so a
     slow point on a busy machine cannot stall a sweep; the last warm-up call sizes the samples.
+    ``calls`` fixes the number of back-to-back calls per sample instead (then ``warmup`` may be
+    0, for a caller that warms up itself). The pack's one timer: ``utils.nn.attention.time_call``
+    and ``bench.common.time_call`` call it.
     """
-    if repeats < 1 or min_time < 0 or warmup < 1:
-        raise ValueError(f"repeats and warmup must be >= 1 and min_time >= 0, got {repeats}, "
-                         f"{warmup}, {min_time}")
+    if repeats < 1 or min_time < 0 or warmup < 0 or (warmup < 1 and calls is None) \
+            or (calls is not None and calls < 1):
+        raise ValueError(f"repeats and warmup must be >= 1 (warmup >= 0 when calls is given), "
+                         f"min_time >= 0 and calls >= 1, got repeats={repeats}, "
+                         f"warmup={warmup}, min_time={min_time}, calls={calls}")
+    once = None
     for _ in range(warmup):
         _sync(device)
         t0 = time.perf_counter()
         fn()
         _sync(device)
         once = max(time.perf_counter() - t0, 1e-7)
-    calls = max(1, int(min_time / once))
+    if calls is None:
+        calls = max(1, int(min_time / once))
     wall, cpu = [], []
     start = time.perf_counter()
     for _ in range(repeats):

@@ -15,7 +15,10 @@ Reads ``build/notebooks/*.ipynb`` (written by :mod:`utils.runner`) and writes
   ``libjs-mathjax`` (copied next to the report), or from a CDN with a warning when it is missing;
 * the PDF printed from that HTML by headless Chromium (``--print-to-pdf``), the offline route
   measured in shared/research/ecosystem.md (B.3). Without Chromium the HTML is still written and
-  the message says how to get the PDF.
+  the message says how to get the PDF. In print (:data:`FIT_CSS`) every table fits the page:
+  smaller type, cells and headers that wrap, a landscape page for 13 or more columns, and past
+  18 columns words that may break anywhere; code wraps between words at a size where a
+  100-column line fits. ``tests/test_report_pdf.py`` reads the PDF back with poppler.
 """
 
 from __future__ import annotations
@@ -39,6 +42,39 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-quic", "--no-pdf-header-footer", "--virtual-time-budget=30000"]
 
+FIT_CSS = """
+  /* What keeps every table and every line of code on the page (tests/test_report_pdf.py
+     removes this block and checks that the PDF then loses columns). */
+  @page cp-wide { size: A4 landscape; }
+  /* Code (show_source, printed output) wraps between words, never inside one: Jupyter's
+     "word-break: break-all" on output <pre> cut identifiers in half. */
+  .jp-OutputArea-output pre, .jp-RenderedHTMLCommon pre {
+    white-space: pre-wrap; word-break: normal; overflow-wrap: break-word; }
+  /* A monospace font that is installed first: with Jupyter's "Menlo, Consolas, ..." Chromium on
+     Linux took fontconfig's substitute for Menlo, a proportional font, and indentation broke. */
+  .jp-OutputArea-output pre, .jp-RenderedHTMLCommon pre, .jp-RenderedHTMLCommon code {
+    font-family: "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace; }
+  @media print {
+    /* Nothing may be clipped at the page edge: outputs do not scroll on paper. */
+    .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+    /* Tables fit the page width: smaller type, cells and headers wrap (between words first,
+       inside a word only when it is wider than its column); 9+ columns get smaller type. */
+    .jp-RenderedHTMLCommon table { table-layout: auto !important; width: auto;
+      max-width: 100% !important; font-size: 10px; margin-left: 0; margin-right: 0; }
+    .jp-RenderedHTMLCommon table:has(tr > :nth-child(9)) { font-size: 8.5px; }
+    .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td {
+      white-space: normal !important; overflow-wrap: break-word; padding: 0.25em 0.4em; }
+    /* 13+ columns: a landscape page of its own; 19+: as the last resort a word may break
+       anywhere, so that the table always fits. */
+    .jp-OutputArea-output:has(table tr > :nth-child(13)) { page: cp-wide; }
+    .jp-RenderedHTMLCommon table:has(tr > :nth-child(13)) { font-size: 7.5px; }
+    .jp-RenderedHTMLCommon table:has(tr > :nth-child(19)) :is(th, td) {
+      overflow-wrap: anywhere; padding: 0.2em 0.25em; }
+    /* Code: a 100-column line fits at this size (longer ones wrap between words). */
+    .jp-OutputArea-output pre, .jp-RenderedHTMLCommon pre { font-size: 9px; line-height: 1.3; }
+  }
+"""
+
 CSS = """
 <style>
   body { max-width: 1100px; margin: 0 auto; }
@@ -59,7 +95,7 @@ CSS = """
     .jp-Cell { break-inside: avoid-page; }
     body { max-width: none; }
   }
-</style>
+""" + FIT_CSS + """</style>
 """
 
 TOGGLE = """

@@ -11,6 +11,8 @@
   ``--force`` re-executes. Experiments inside notebooks are reused separately by the run store.
 * A failing notebook stops the run with a non-zero exit naming the notebook, the cell and the
   error; the partly executed copy is kept. ``--keep-going`` runs the remaining notebooks first.
+* A notebook's line also counts what its run store announced (:func:`store_notices`): runs
+  recomputed because their code changed, kept although it changed, or resumed.
 * Progress: one line per notebook with its elapsed time, plus papermill's per-cell bar.
 """
 
@@ -74,6 +76,33 @@ def stored_meta(out_path: Path) -> dict:
         return json.loads(out_path.read_text()).get("metadata", {}).get("coursepack", {})
     except (json.JSONDecodeError, OSError):
         return {}
+
+
+NOTICES = {"recomputing run": "recomputed because their code changed",
+           "keeping run": "kept although their code changed",
+           "was interrupted": "resumed or restarted after an interruption"}
+
+
+def store_notices(out_path: Path) -> str:
+    """What the run store said inside an executed notebook (its one-line notices go to the
+    notebook's stderr, which the report drops), counted, e.g. "; run store: 3 runs recomputed
+    because their code changed"; empty when it said nothing."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(out_path, as_version=4)
+    except Exception:  # noqa: BLE001 - a notebook we cannot read has nothing to report
+        return ""
+    counts = dict.fromkeys(NOTICES, 0)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                for line in str(out.get("text", "")).splitlines():
+                    if line.startswith("run store '"):
+                        for key in NOTICES:
+                            counts[key] += key in line
+    said = [f"{n} run{'s' if n != 1 else ''} {NOTICES[k]}" for k, n in counts.items() if n]
+    return f"; run store: {', '.join(said)}" if said else ""
 
 
 def _set_meta(out_path: Path, meta: dict) -> None:
@@ -147,7 +176,7 @@ def run(notebooks: list[Path], profile: str, seeds: list[int], keep_going: bool 
         wall = time.perf_counter() - t0
         meta.update(status="ok", wall_s=round(wall, 1), finished=time.strftime("%Y-%m-%d %H:%M:%S"))
         _set_meta(out, meta)
-        log(f"{tag}: done in {wall:.1f} s")
+        log(f"{tag}: done in {wall:.1f} s{store_notices(out)}")
     total = time.perf_counter() - t_all
     if failures:
         log(f"{len(failures)} notebook(s) failed: {', '.join(failures)} ({total:.1f} s in all)")

@@ -466,7 +466,11 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     """
     import torch
 
-    todo = [c for c in configs if store is None or not store.is_done(c)]
+    from .train.arithmetic import train
+    from .train.batched import _code
+
+    todo = [c for c in configs if store is None
+            or not store.is_done(c, code=_code(c) if executor(c, device) == "batched" else train)]
     per_shape: dict = {}
     threads = torch.get_num_threads()
     if workers > 1 and device == "cpu":

@@ -33,7 +33,6 @@ import math
 import os
 import statistics
 import sys
-import time
 from typing import Callable
 
 import torch
@@ -113,7 +112,10 @@ class MultiHeadSelfAttention(nn.Module):
         if bias != (mha.out_proj.bias is not None) or mha.bias_k is not None:
             raise ValueError("only MultiheadAttention(bias=True|False, add_bias_kv=False) is "
                              "supported")
-        ours = cls(mha.embed_dim, mha.num_heads, bias=bias)
+        # in the source's dtype and device *before* copying, so a float64 (or GPU) source is
+        # copied exactly instead of through float32 on the CPU
+        w = mha.in_proj_weight
+        ours = cls(mha.embed_dim, mha.num_heads, bias=bias).to(device=w.device, dtype=w.dtype)
         D = mha.embed_dim
         with torch.no_grad():
             for i, lin in enumerate((ours.W_q, ours.W_k, ours.W_v)):
@@ -123,7 +125,7 @@ class MultiHeadSelfAttention(nn.Module):
             ours.W_o.weight.copy_(mha.out_proj.weight)
             if bias:
                 ours.W_o.bias.copy_(mha.out_proj.bias)
-        return ours.to(mha.in_proj_weight.dtype)
+        return ours
 
 
 # --------------------------------------------------------------------------- Bahdanau
@@ -299,16 +301,12 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
 
 
 def time_call(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
-    """Median wall seconds of ``repeat`` calls of ``fn`` after ``warmup`` calls."""
+    """Median wall seconds of ``repeat`` single calls of ``fn`` after ``warmup`` calls (the
+    pack's one timer, :func:`utils.hardware.time_samples`, one call per sample)."""
+    from ..hardware import time_samples
+
     _check_positive_int("repeat", repeat)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(time_samples(fn, repeats=repeat, warmup=warmup, calls=1)["wall"])
 
 
 def measure_attention(impl: str, seq_len: int, d_k: int = 64, batch: int = 1, heads: int = 1,

@@ -21,12 +21,16 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
     exp(x_i − m) / Σ_j exp(x_j − m) equals exp(x_i) / Σ_j exp(x_j) for any m, and with
     m = max_j x_j no exponent exceeds 0, so nothing overflows. A row that is all −inf (a query
-    that may attend to nothing) gives NaN, as in torch.
+    that may attend to nothing, e.g. a padding position with every key masked) gives zeros,
+    and zero gradients, not NaN: so attention over it gives 0, as
+    ``torch.nn.functional.scaled_dot_product_attention`` does (``torch.softmax`` itself gives
+    NaN there). Any finite row sums to at least exp(0) = 1, so clamping the sum at 1 changes
+    nothing else.
     """
     m = x.amax(dim=dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
     e = torch.exp(x - m)
-    return e / e.sum(dim=dim, keepdim=True)
+    return e / e.sum(dim=dim, keepdim=True).clamp_min(1.0)
 
 
 def causal_mask(s_q: int, s_k: int | None = None, device=None) -> torch.Tensor:
@@ -52,10 +56,15 @@ def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                  mask: torch.Tensor | None = None,
-                                 return_weights: bool = False):
-    """softmax(q kᵀ / sqrt(d_k), masked) v. Returns the output (…, S_q, d_v) [and the weights]."""
+                                 return_weights: bool = False,
+                                 bias: torch.Tensor | None = None):
+    """softmax(q kᵀ / sqrt(d_k) + bias, masked) v. Returns the output (…, S_q, d_v) [and the
+    weights]. ``bias``: an additive term broadcastable to (…, S_q, S_k), e.g. ALiBi's. A query
+    that may attend to no key gets output 0 and zero gradients, as in torch (:func:`softmax`)."""
     check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])     # (…, S_q, S_k)
+    if bias is not None:
+        scores = scores + bias
     if mask is not None:
         if mask.dtype != torch.bool:
             raise TypeError(f"mask must be boolean (True = may attend), got {mask.dtype}")

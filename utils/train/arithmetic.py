@@ -504,7 +504,7 @@ def run_many(store, configs: Sequence[Mapping], workers: int = 1, desc: str | No
     configs = [dict(c) for c in configs]
     for c in configs:
         check_config(c)
-    todo = [c for c in configs if not store.is_done(c)]
+    todo = [c for c in configs if not store.is_done(c, train)]    # stale code counts as todo
     unique = list({store.key(c): c for c in todo}.values())
     if workers > 1 and len(unique) > 1:
         import concurrent.futures as cf

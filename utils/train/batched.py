@@ -313,6 +313,12 @@ def _tied_name(key: str, final: Mapping) -> str:
 # a sweep through the run store
 
 
+def _code(config: Mapping) -> tuple:
+    """The code a stored run of ``config`` records (:mod:`utils.code_fingerprint`): a batched
+    run's result comes from :func:`train_group` as well as :func:`train`."""
+    return (train, train_group) if batchable(config) else (train,)
+
+
 def _group_in_worker(namespace: str, root: str, chunk: list, device: str,
                      checkpoint_every: int) -> list[str]:
     """Worker process: train one chunk with one thread and store its results."""
@@ -334,7 +340,7 @@ def _train_chunk(store, chunk: list, device: str, checkpoint_every: int) -> dict
     results = train_group(chunk, ctx, device=device, checkpoint_every=checkpoint_every)
     fresh = {}
     for c, res in zip(chunk, results):
-        store.run(c, lambda _c, _ctx, res=res: res)
+        store.run(c, lambda _c, _ctx, res=res: res, code=_code(c))
         fresh[store.key(c)] = res
     for name in ("checkpoint.pt", "checkpoint.sha256"):
         (ctx.dir / name).unlink(missing_ok=True)
@@ -371,7 +377,7 @@ def run_batched(store, configs: Sequence[Mapping], device: str = "cpu", workers:
     configs = [dict(c) for c in configs]
     for c in configs:
         check_config(c)
-    todo = {store.key(c): c for c in configs if not store.is_done(c)}
+    todo = {store.key(c): c for c in configs if not store.is_done(c, code=_code(c))}
     groups: dict[str, list[dict]] = {}
     for c in todo.values():
         if batchable(c):
@@ -416,5 +422,5 @@ def run_batched(store, configs: Sequence[Mapping], device: str = "cpu", workers:
         key = store.key(c)
         res = fresh.get(key) if key in fresh else None
         out.append(res if res is not None else (store.load(c) if key in fresh
-                                                 else store.run(c, train)))
+                                                 else store.run(c, train, code=_code(c))))
     return out
