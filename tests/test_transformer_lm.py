@@ -174,8 +174,8 @@ def test_config_errors_name_the_problem():
     with pytest.raises(ValueError, match="even head dimension.*= 3 is odd"):
         cfg(d_model=12, num_heads=4)
     cfg(d_model=12, num_heads=4, positions="learned")          # odd head dim fine without RoPE
-    for key, bad, allowed in [("positions", "alibi", "'rope'"), ("norm_position", "sandwich",
-                              "'post'"), ("norm_type", "batchnorm", "'layernorm'"),
+    for key, bad, allowed in [("positions", "t5_bias", "'rope'"), ("norm_position", "sandwich",
+                              "'post'"), ("norm_type", "groupnorm", "'layernorm'"),
                               ("ffn", "relu", "'swiglu'"), ("attention", "linear", "'flash'"),
                               ("init", "xavier", "'gpt2'")]:
         with pytest.raises(ValueError, match=f"unknown {key} '{bad}'; allowed: .*{allowed}"):

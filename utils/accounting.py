@@ -1,8 +1,12 @@
 """Transformer workload accounting: parameters, FLOPs, memory and time, from the shapes alone.
 
 Taught in notebook 00 (hardware: seed 002 part C) and used again in notebook 06 (seed 004:
-``transformer_accounting`` and ``adamwAccounting``). Every formula below is derived in its
-docstring and checked in ``tests/test_accounting.py`` against counts taken from real models:
+``transformer_accounting`` and ``adamwAccounting``) and notebook 32 (seed 000, Q3: the FLOPs and
+bytes of one generated token with a KV cache, :func:`decode_flops`, :func:`decode_bytes`, and the
+crossovers :func:`crossover_vocab` / :func:`crossover_context`; grouped-query and multi-query
+attention through ``n_kv_heads`` and ``head_dim``). Every formula below is derived in its
+docstring and checked in ``tests/test_accounting.py`` (decode: ``tests/test_decode_accounting.py``)
+against counts taken from real models:
 ``torch.utils.flop_counter.FlopCounterMode`` for FLOPs, ``sum(p.numel())`` for parameters,
 ``torch.optim.AdamW``'s state for optimizer memory and ``torch.autograd.graph.saved_tensors_hooks``
 for the activations autograd keeps for the backward pass.
@@ -59,7 +63,11 @@ class TransformerConfig:
 
     ``d_ff`` defaults to 4·d_model (GPT-2). ``context_length`` is the longest context the model
     supports (it sizes learned position tables); FLOPs and activations take the actual sequence
-    length ``T`` as an argument.
+    length ``T`` as an argument. ``n_kv_heads`` (grouped-query attention, Ainslie et al., 2023;
+    1 = multi-query, Shazeer, 2019) and ``head_dim`` (Gemma's 256-wide heads) describe published
+    models whose K/V or head widths differ from d_model: the queries have width
+    d_attn = n_heads·d_head, the keys and values d_kv = kv_heads·d_head. Parameters and FLOPs
+    follow them; :func:`activation_bytes` and :func:`operation_costs` assume the default shapes.
     """
 
     d_model: int
@@ -74,6 +82,8 @@ class TransformerConfig:
     positions: str = "learned"
     tied_embeddings: bool = True
     name: str = ""
+    n_kv_heads: int | None = None      # None: n_heads (multi-head); 1: multi-query; else GQA
+    head_dim: int | None = None        # None: d_model / n_heads; else each head's width
 
     def __post_init__(self):
         for field in ("d_model", "n_layers", "n_heads", "vocab_size", "context_length"):
@@ -84,9 +94,19 @@ class TransformerConfig:
             object.__setattr__(self, "d_ff", 4 * self.d_model)
         if isinstance(self.d_ff, bool) or not isinstance(self.d_ff, int) or self.d_ff < 1:
             raise ValueError(f"TransformerConfig.d_ff must be a positive int, got {self.d_ff!r}")
-        if self.d_model % self.n_heads:
+        for field in ("n_kv_heads", "head_dim"):
+            value = getattr(self, field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"TransformerConfig.{field} must be a positive int or None, "
+                                 f"got {value!r}")
+        if self.head_dim is None and self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads "
                              f"({self.n_heads})")
+        if self.n_kv_heads is not None and self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads "
+                             f"({self.n_kv_heads}): each key/value head serves a group of "
+                             f"query heads")
         for field, allowed in (("mlp", MLP_KINDS), ("norm", NORM_KINDS),
                                ("positions", POSITION_KINDS)):
             if getattr(self, field) not in allowed:
@@ -98,7 +118,22 @@ class TransformerConfig:
 
     @property
     def d_head(self) -> int:
-        return self.d_model // self.n_heads
+        return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads: n_heads (multi-head), 1 (multi-query) or a divisor (grouped)."""
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def d_attn(self) -> int:
+        """Width of the concatenated query heads, n_heads · d_head (= d_model by default)."""
+        return self.n_heads * self.d_head
+
+    @property
+    def d_kv(self) -> int:
+        """Width of the keys (and of the values) of one token: kv_heads · d_head."""
+        return self.kv_heads * self.d_head
 
     def replace(self, **changes) -> "TransformerConfig":
         """A copy with some fields changed (``cfg.replace(d_model=2 * cfg.d_model)``)."""
@@ -116,6 +151,21 @@ GPT2_MEDIUM = _gpt2("GPT-2 medium", 1024, 24, 16)
 GPT2_LARGE = _gpt2("GPT-2 large", 1280, 36, 20)
 GPT2_XL = _gpt2("GPT-2 XL", 1600, 48, 25)
 GPT2_CONFIGS = {c.name: c for c in (GPT2_SMALL, GPT2_MEDIUM, GPT2_LARGE, GPT2_XL)}
+
+# Two open models with large vocabularies (notebook 32), from their released configurations.
+# Llama 3 8B (Grattafiori et al., 2024; config.json of meta-llama/Meta-Llama-3-8B): 128,256
+# tokens, grouped-query attention with 8 K/V heads, SwiGLU, untied head; 8,030,261,248 params.
+LLAMA3_8B = TransformerConfig(d_model=4096, n_layers=32, n_heads=32, vocab_size=128256,
+                              context_length=8192, d_ff=14336, mlp="swiglu", norm="rmsnorm",
+                              bias=False, positions="rope", tied_embeddings=False, n_kv_heads=8,
+                              name="Llama-3-8B")
+# Gemma 2B (Gemma Team, 2024, tables 1-2): 256,128 tokens, multi-query attention (1 K/V head)
+# with 8 heads of width 256, a gated (GeGLU: three matrices, counted as "swiglu") MLP of width
+# 16,384, tied head; 524,550,144 embedding + 1,981,884,416 non-embedding parameters.
+GEMMA_2B = TransformerConfig(d_model=2048, n_layers=18, n_heads=8, vocab_size=256128,
+                             context_length=8192, d_ff=16384, mlp="swiglu", norm="rmsnorm",
+                             bias=False, positions="rope", tied_embeddings=True, n_kv_heads=1,
+                             head_dim=256, name="Gemma-2B")
 
 
 def swiglu_d_ff(d_model: int, multiple: int = 64) -> int:
@@ -144,6 +194,13 @@ def _check_bt(batch: int, seq_len: int, cfg: TransformerConfig | None = None) ->
                          f"(context_length={cfg.context_length})")
 
 
+def _require_default_heads(cfg: TransformerConfig, where: str) -> None:
+    if cfg.d_attn != cfg.d_model or cfg.d_kv != cfg.d_model:
+        raise ValueError(f"{where} models multi-head attention with d_attn = d_kv = d_model; "
+                         f"this config has d_attn={cfg.d_attn}, d_kv={cfg.d_kv}, "
+                         f"d_model={cfg.d_model} (n_kv_heads/head_dim are not supported here)")
+
+
 # --------------------------------------------------------------------------------------------
 # parameters
 # --------------------------------------------------------------------------------------------
@@ -153,7 +210,8 @@ def param_counts(cfg: TransformerConfig) -> dict[str, int]:
 
     Per layer (d = d_model, f = d_ff, b = 1 with biases else 0):
 
-    * attention: Q, K, V, O are d×d matrices → 4d² (+ 4d biases);
+    * attention: Q, K, V, O are d×d matrices → 4d² (+ 4d biases); in general Q is d×d_attn,
+      K and V are d×d_kv, O is d_attn×d → 2·d·d_attn + 2·d·d_kv (+ d_attn + 2d_kv + d biases);
     * MLP, GELU: up d×f and down f×d → 2df (+ f + d biases);
       SwiGLU: up and gate d×f, down f×d → 3df (+ 2f + d biases);
     * norms: two per layer; LayerNorm has a scale and a shift (2d), RMSNorm a scale (d).
@@ -168,7 +226,8 @@ def param_counts(cfg: TransformerConfig) -> dict[str, int]:
     d, f, L, V = cfg.d_model, cfg.d_ff, cfg.n_layers, cfg.vocab_size
     b = 1 if cfg.bias else 0
     norm = 2 * d if cfg.norm == "layernorm" else d
-    attention = 4 * d * d + b * 4 * d
+    da, dkv = cfg.d_attn, cfg.d_kv
+    attention = 2 * d * da + 2 * d * dkv + b * (da + 2 * dkv + d)
     if cfg.mlp == "gelu":
         mlp = 2 * d * f + b * (f + d)
     else:
@@ -217,6 +276,9 @@ def forward_flops(cfg: TransformerConfig, batch: int, seq_len: int,
     * ``mlp_up`` 2·N·d·f, ``mlp_down`` 2·N·f·d, and for SwiGLU ``mlp_gate`` 2·N·d·f;
     * ``lm_head``: 2·N·d·V (once, after the last layer).
 
+    With grouped or decoupled heads, ``q_proj``/``o_proj`` are 2·N·d·d_attn, ``k_proj``/``v_proj``
+    2·N·d·d_kv and ``qk``/``av`` 2·B·T²·d_attn (every query head scores every key).
+
     Per layer: 8Nd² + 4BT²d + 4Ndf (GELU; 6Ndf for SwiGLU); with f = 4d that is
     24Nd² + 4BT²d. ``causal_skip`` halves ``qk`` and ``av`` to T(T+1)/2 score entries (what a
     kernel that skips the masked triangle computes); the default counts T², like a plain matmul
@@ -227,13 +289,14 @@ def forward_flops(cfg: TransformerConfig, batch: int, seq_len: int,
     d, f, L, V = cfg.d_model, cfg.d_ff, cfg.n_layers, cfg.vocab_size
     N = batch * seq_len
     scores = seq_len * (seq_len + 1) // 2 if causal_skip else seq_len * seq_len
+    da, dkv = cfg.d_attn, cfg.d_kv
     out = {
-        "q_proj": L * 2 * N * d * d,
-        "k_proj": L * 2 * N * d * d,
-        "v_proj": L * 2 * N * d * d,
-        "o_proj": L * 2 * N * d * d,
-        "qk": L * 2 * batch * scores * d,
-        "av": L * 2 * batch * scores * d,
+        "q_proj": L * 2 * N * d * da,
+        "k_proj": L * 2 * N * d * dkv,
+        "v_proj": L * 2 * N * d * dkv,
+        "o_proj": L * 2 * N * da * d,
+        "qk": L * 2 * batch * scores * da,
+        "av": L * 2 * batch * scores * da,
         "mlp_up": L * 2 * N * d * f,
         "mlp_gate": L * 2 * N * d * f if cfg.mlp == "swiglu" else 0,
         "mlp_down": L * 2 * N * f * d,
@@ -371,6 +434,7 @@ def activation_bytes(cfg: TransformerConfig, batch: int, seq_len: int, attention
     time, so the peak adds one layer's activations (reported as ``recompute_peak``).
     """
     _check_bt(batch, seq_len, cfg)
+    _require_default_heads(cfg, "activation_bytes")
     if attention not in ATTENTION_KINDS:
         raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
     d, f, L, h, V = cfg.d_model, cfg.d_ff, cfg.n_layers, cfg.n_heads, cfg.vocab_size
@@ -458,6 +522,140 @@ def training_time_seconds(total_flops: float, peak_flops_per_s: float, mfu: floa
 
 
 # --------------------------------------------------------------------------------------------
+# generating one token with a KV cache (decode; notebook 32)
+# --------------------------------------------------------------------------------------------
+
+DECODE_PARTS = ("projections", "mlp", "attention", "head")
+
+
+def _check_context(context: int) -> None:
+    if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+        raise ValueError(f"context must be a positive int (positions in the KV cache), got "
+                         f"{context!r}")
+
+
+def decode_flops(cfg: TransformerConfig, context: int) -> dict[str, int]:
+    """Matmul FLOPs to generate **one** token with a KV cache holding ``context`` = S positions
+    (the new token's own key included: it attends to S keys).
+
+    Only the new token passes through the Linears, so each costs 2·in·out (N = 1):
+
+    * ``projections`` = Σ_L (2·d·d_attn [Q] + 2·2·d·d_kv [K, V] + 2·d_attn·d [O])
+      = 8·L·d² with multi-head attention;
+    * ``mlp`` = 2·L·d·f·(2 GELU | 3 gated) = 16·L·d² for GELU with f = 4d;
+    * ``attention`` over the cache: qᵀK (S scores per head) and the weighted sum of S values:
+      2·S·d_attn + 2·S·d_attn = 4·L·S·d_attn, the only term that grows with the context;
+    * ``head`` (output projection): 2·d·V, the only term that grows with the vocabulary.
+
+    ``blocks`` = projections + mlp + attention ≈ 24·L·d² + 4·L·S·d (GPT-2 shapes). The batch does
+    not change FLOPs per token (it changes the bytes: :func:`decode_bytes`). Per matmul keys as
+    in :func:`forward_flops`; S may exceed ``context_length`` (a hypothetical longer context).
+    """
+    _check_context(context)
+    L, da = cfg.n_layers, cfg.d_attn
+    one = forward_flops(cfg, 1, 1)                  # the Linears for one new token
+    out = {k: one[k] for k in MATMULS}
+    out["qk"] = L * 2 * context * da
+    out["av"] = L * 2 * context * da
+    out["projections"] = sum(out[k] for k in ("q_proj", "k_proj", "v_proj", "o_proj"))
+    out["mlp"] = out["mlp_up"] + out["mlp_gate"] + out["mlp_down"]
+    out["attention"] = out["qk"] + out["av"]
+    out["head"] = out["lm_head"]
+    out["blocks"] = out["projections"] + out["mlp"] + out["attention"]
+    out["total"] = out["blocks"] + out["head"]
+    return out
+
+
+def decode_bytes(cfg: TransformerConfig, context: int, batch: int = 1,
+                 bytes_per_param: float = 2, bytes_per_kv: float | None = None
+                 ) -> dict[str, float]:
+    """Bytes read from memory per generated token when ``batch`` sequences decode together,
+    each with ``context`` = S cached positions (weights in ``bytes_per_param``, the cache in
+    ``bytes_per_kv``, default the same; 2 = fp16/bf16).
+
+    At small batch a decode step is memory-bound (Pope et al., 2023): every weight is read once
+    per step and serves the ``batch`` tokens of that step, while each sequence reads its own
+    cache. Per generated token:
+
+    * ``blocks_weights`` = (L·per-layer parameters)·b / B (projections, MLP, norms, biases);
+    * ``head`` = V·d·b / B (the output projection's matrix, tied or not);
+    * ``kv_cache`` = 2·L·S·d_kv·b_kv (keys and values of S positions; not shared across the
+      batch); grouped/multi-query attention shrinks d_kv, not the FLOPs;
+    * ``other`` = the final norm (/B) and one embedding row (d·b) per token.
+
+    Activations (a few d-vectors per layer) are left out. At B = 1 with multi-head attention
+    every byte of weight or cache feeds exactly 2/b FLOPs, so bytes and FLOPs give the same
+    shares; a larger B amortises the weights (head included) but not the cache.
+    """
+    _check_context(context)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive int, got {batch!r}")
+    if not bytes_per_param > 0 or (bytes_per_kv is not None and not bytes_per_kv > 0):
+        raise ValueError("bytes_per_param and bytes_per_kv must be > 0")
+    b = bytes_per_param
+    b_kv = b if bytes_per_kv is None else bytes_per_kv
+    counts = param_counts(cfg)
+    out = {
+        "blocks_weights": counts["layers"] * b / batch,
+        "kv_cache": 2 * cfg.n_layers * context * cfg.d_kv * b_kv,
+        "head": cfg.vocab_size * cfg.d_model * b / batch,
+        "other": counts["final_norm"] * b / batch + cfg.d_model * b,
+    }
+    out["blocks"] = out["blocks_weights"] + out["kv_cache"]
+    out["total"] = out["blocks"] + out["head"] + out["other"]
+    return out
+
+
+def crossover_vocab(cfg: TransformerConfig, context: int, metric: str = "flops",
+                    **bytes_kwargs) -> float:
+    """V* at which the output projection costs as much as all the blocks for one generated
+    token at context S, the other shapes of ``cfg`` fixed (its own V is ignored).
+
+    FLOPs: 2·d·V* = C_blocks(S) → V* = C_blocks(S) / (2d) ≈ 12·L·d + 2·L·S (GPT-2 shapes).
+    Bytes (``metric="bytes"``, keywords of :func:`decode_bytes`): V*·d·b/B = blocks weights + KV
+    cache → V* = (P_layers·b/B + 2·L·S·d_kv·b_kv) / (d·b/B). The head dominates iff V > V*.
+    """
+    if metric == "flops":
+        return decode_flops(cfg, context)["blocks"] / (2 * cfg.d_model)
+    if metric == "bytes":
+        by = decode_bytes(cfg, context, **bytes_kwargs)
+        return by["blocks"] / (by["head"] / cfg.vocab_size)
+    raise ValueError(f"metric must be 'flops' or 'bytes', got {metric!r}")
+
+
+def crossover_context(cfg: TransformerConfig, metric: str = "flops", **bytes_kwargs) -> float:
+    """S* past which attention over the cache costs more than the output projection, for the
+    vocabulary of ``cfg``.
+
+    FLOPs: 4·L·S*·d_attn = 2·d·V → S* = d·V / (2·L·d_attn) (= V / 2L with d_attn = d).
+    Bytes: 2·L·S*·d_kv·b_kv = V·d·b/B → S* = V·d·b / (2·L·d_kv·b_kv·B): grouped-query attention
+    (small d_kv) pushes it out, batching (B > 1) pulls it in.
+    """
+    V, d, L = cfg.vocab_size, cfg.d_model, cfg.n_layers
+    if metric == "flops":
+        return d * V / (2 * L * cfg.d_attn)
+    if metric == "bytes":
+        by = decode_bytes(cfg, 1, **bytes_kwargs)
+        return by["head"] / by["kv_cache"]          # the cache bytes are linear in S
+    raise ValueError(f"metric must be 'flops' or 'bytes', got {metric!r}")
+
+
+def from_lm_config(lm_cfg) -> TransformerConfig:
+    """The accounting config of the pack's model (``utils.nn.transformer_lm.TransformerConfig``):
+    same shapes, no biases (the pack's Linears have none), gated MLP for ``swiglu`` and a
+    two-matrix MLP for ``gelu``/``silu``. Used to check :func:`decode_flops` on the model that
+    generates text (``utils.generate``)."""
+    return TransformerConfig(
+        d_model=lm_cfg.d_model, n_layers=max(1, lm_cfg.num_layers), n_heads=lm_cfg.num_heads,
+        vocab_size=lm_cfg.vocab_size, context_length=lm_cfg.context_length,
+        d_ff=lm_cfg.hidden_dim, mlp="swiglu" if lm_cfg.ffn == "swiglu" else "gelu",
+        norm="layernorm" if lm_cfg.norm_type == "layernorm" else "rmsnorm", bias=False,
+        positions="learned" if lm_cfg.positions == "learned" else "rope",
+        tied_embeddings=lm_cfg.tie_weights, head_dim=lm_cfg.head_dim,
+        name="pack TransformerLM")
+
+
+# --------------------------------------------------------------------------------------------
 # arithmetic intensity of the main operations (for the roofline)
 # --------------------------------------------------------------------------------------------
 
@@ -472,6 +670,7 @@ def operation_costs(cfg: TransformerConfig, batch: int, seq_len: int,
     it is memory-bound on any machine whose peak/bandwidth ratio exceeds a few FLOP/byte.
     """
     _check_bt(batch, seq_len, cfg)
+    _require_default_heads(cfg, "operation_costs")
     d, f, h, dh = cfg.d_model, cfg.d_ff, cfg.n_heads, cfg.d_head
     s, N, T = bytes_per_value, batch * seq_len, seq_len
 
@@ -555,8 +754,11 @@ class ReferenceAttention(nn.Module):
             raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
         d, T = cfg.d_model, cfg.context_length
         self.n_heads, self.attention, self.rope = cfg.n_heads, attention, cfg.positions == "rope"
-        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (
-            nn.Linear(d, d, bias=cfg.bias) for _ in range(4))
+        self.kv_heads, self.d_head = cfg.kv_heads, cfg.d_head
+        self.q_proj = nn.Linear(d, cfg.d_attn, bias=cfg.bias)
+        self.k_proj = nn.Linear(d, cfg.d_kv, bias=cfg.bias)
+        self.v_proj = nn.Linear(d, cfg.d_kv, bias=cfg.bias)
+        self.o_proj = nn.Linear(cfg.d_attn, d, bias=cfg.bias)
         self.qk, self.av = MatMul(), MatMul()
         self.register_buffer("future", _future_mask(T), persistent=False)
         if self.rope:
@@ -566,11 +768,12 @@ class ReferenceAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, d = x.shape
-        h = self.n_heads
-        dh = d // h
+        h, g, dh = self.n_heads, self.kv_heads, self.d_head
         q = self.q_proj(x).view(B, T, h, dh).transpose(1, 2)          # (B, h, T, d_h)
-        k = self.k_proj(x).view(B, T, h, dh).transpose(1, 2)
-        v = self.v_proj(x).view(B, T, h, dh).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, g, dh).transpose(1, 2)          # (B, g, T, d_h)
+        v = self.v_proj(x).view(B, T, g, dh).transpose(1, 2)
+        if g != h:                                   # each K/V head serves h/g query heads
+            k, v = k.repeat_interleave(h // g, dim=1), v.repeat_interleave(h // g, dim=1)
         if self.rope:
             cos, sin = self.cos[:T], self.sin[:T]
             q = q * cos + _rotate_half(q) * sin
@@ -582,7 +785,7 @@ class ReferenceAttention(nn.Module):
             y = self.av(torch.softmax(scores, dim=-1), v)               # (B, h, T, d_h)
         else:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        y = y.transpose(1, 2).contiguous().view(B, T, d)                # (B, T, d)
+        y = y.transpose(1, 2).contiguous().view(B, T, h * dh)           # (B, T, d_attn)
         return self.o_proj(y)
 
 

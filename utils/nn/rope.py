@@ -33,7 +33,7 @@ from torch import nn
 
 from .layers import Embedding
 
-POSITION_TYPES = ("rope", "learned", "sinusoidal", "none")
+POSITION_TYPES = ("rope", "learned", "sinusoidal", "alibi", "none")   # alibi: utils/nn/alibi.py
 
 
 def _check_positions(token_positions: torch.Tensor, max_len: int, what: str) -> None:

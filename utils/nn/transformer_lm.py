@@ -18,9 +18,10 @@ the variants the ablations need:
 
 * ``norm_position``: ``pre`` (above), ``post`` (x = Norm(x + Sublayer(x)), the 2017 layout; no
   final norm, the last block already ends in one), ``none`` (no norms anywhere);
-* ``norm_type``: ``rmsnorm`` or ``layernorm``;
-* ``positions``: ``rope``, ``learned`` (GPT-2 table), ``sinusoidal`` (2017 table) or ``none``
-  (NoPE);
+* ``norm_type``: ``rmsnorm``, ``layernorm`` or ``batchnorm`` (over tokens; notebook 31);
+* ``positions``: ``rope``, ``learned`` (GPT-2 table), ``sinusoidal`` (2017 table), ``alibi``
+  (linear distance biases on the attention logits, Press et al., 2022; :mod:`utils.nn.alibi`,
+  notebook 30) or ``none`` (NoPE);
 * ``ffn``: ``swiglu``, ``silu`` or ``gelu`` (the latter two parameter-matched by default);
 * ``attention``: ``scratch`` (``utils.nn.functional.scaled_dot_product_attention``, notebook 01)
   or ``flash`` (``torch.nn.functional.scaled_dot_product_attention``, FlashAttention-style fused
@@ -32,7 +33,10 @@ the variants the ablations need:
 * ``head_dim``: each head's width, decoupled from d_model / num_heads (one wide head vs many
   narrow ones, notebook 34); ``num_layers`` may be 0 (embedding → final norm → head, notebook 33);
 * ``init``: ``trunc_normal`` (CS336: σ² = 2/(d_in+d_out) for matrices, N(0,1) embeddings) or
-  ``gpt2`` (N(0, 0.02²), residual output projections scaled by 1/sqrt(2·num_layers)).
+  ``gpt2`` (N(0, 0.02²), residual output projections scaled by 1/sqrt(2·num_layers));
+* ``residual``: ``False`` drops the skip connections, each sublayer computes x ↦ f(x) instead of
+  x ↦ x + f(x) (notebook 35). :func:`lesion` bypasses whole blocks for a while (x_{l+1} = x_l,
+  the lesion study of Veit et al., 2016), without touching the weights.
 
 A :class:`KVCache` keeps each layer's keys and values so that generation (``utils.generate``)
 costs O(context) per new token instead of re-running the whole prefix.
@@ -40,6 +44,7 @@ costs O(context) per new token instead of re-running the whole prefix.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -48,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .alibi import ALiBi
 from .functional import causal_mask, scaled_dot_product_attention, softmax
 from .layers import (FFN_TYPES, NORM_TYPES, Embedding, Linear, default_ffn_dim, make_ffn,
                      make_norm)
@@ -75,9 +81,9 @@ class TransformerConfig:
     num_heads: int
     d_ff: int | None = None            # None: per FFN type (layers.default_ffn_dim)
     rope_theta: float = 10000.0
-    positions: str = "rope"            # rope | learned | sinusoidal | none
+    positions: str = "rope"            # rope | learned | sinusoidal | alibi | none
     norm_position: str = "pre"         # pre | post | none
-    norm_type: str = "rmsnorm"         # rmsnorm | layernorm
+    norm_type: str = "rmsnorm"         # rmsnorm | layernorm | batchnorm
     norm_eps: float = 1e-5
     ffn: str = "swiglu"                # swiglu | silu | gelu
     attention: str = "scratch"         # scratch | flash
@@ -88,6 +94,7 @@ class TransformerConfig:
     init: str = "trunc_normal"         # trunc_normal | gpt2
     causal: bool = True                # False: every token attends to every token (encoders)
     head_dim: int | None = None        # None: d_model / num_heads; else each head's width
+    residual: bool = True              # False: x -> f(x) instead of x -> x + f(x) (notebook 35)
 
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "d_model", "num_layers", "num_heads"):
@@ -102,6 +109,8 @@ class TransformerConfig:
             raise ValueError(f"head_dim must be a positive int or None, got {self.head_dim!r}")
         if not isinstance(self.causal, bool):
             raise ValueError(f"causal must be True or False, got {self.causal!r}")
+        if not isinstance(self.residual, bool):
+            raise ValueError(f"residual must be True or False, got {self.residual!r}")
         if self.head_dim is None and self.d_model % self.num_heads:
             divisors = [h for h in range(1, self.d_model + 1) if self.d_model % h == 0]
             raise ValueError(f"d_model={self.d_model} is not divisible by num_heads="
@@ -199,7 +208,8 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
-    """Causal multi-head self-attention with optional RoPE on queries and keys."""
+    """Causal multi-head self-attention with optional RoPE on queries and keys, or an additive
+    position bias on the logits (``position_bias``: ALiBi's (H, S_q, S_k) distance penalties)."""
 
     def __init__(self, cfg: TransformerConfig, layer_index: int = 0):
         super().__init__()
@@ -210,8 +220,10 @@ class CausalSelfAttention(nn.Module):
         self.out = Linear(cfg.d_attn, cfg.d_model)                      # W_O
         self.rope = (RotaryPositionalEmbedding(cfg.rope_theta, cfg.d_head, cfg.context_length)
                      if cfg.positions == "rope" else None)
-        self.record_weights = False      # set True to keep the last attention weights
+        self.position_bias = ALiBi(cfg.num_heads, cfg.causal) if cfg.positions == "alibi" else None
+        self.record_weights = False      # set True to keep the last attention weights and logits
         self.last_weights: torch.Tensor | None = None
+        self.last_scores: torch.Tensor | None = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         B, S, _ = x.shape
@@ -230,8 +242,14 @@ class CausalSelfAttention(nn.Module):
         S_k = k.shape[-2]
         p_drop = self.cfg.dropout_attention if self.training else 0.0
         causal = self.cfg.causal
+        bias = (None if self.position_bias is None                    # (H, S, S_k) additive
+                else self.position_bias(S, S_k, device=x.device, dtype=q.dtype))
         if self.cfg.attention == "flash" and not self.record_weights:
-            if S == S_k or not causal:
+            if bias is not None:   # the bias as a float mask, -inf where causality forbids
+                mask = bias.masked_fill(~causal_mask(S, S_k, device=x.device), float("-inf")) \
+                    if causal else bias
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p_drop)
+            elif S == S_k or not causal:
                 out = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop,
                                                      is_causal=causal)
             else:  # new queries after cached keys: query i sees keys j <= S_k - S + i
@@ -242,16 +260,28 @@ class CausalSelfAttention(nn.Module):
             mask = causal_mask(S, S_k, device=x.device) if causal else None
             if p_drop > 0 or self.record_weights:
                 scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
+                if bias is not None:
+                    scores = scores + bias
                 if mask is not None:
                     scores = scores.masked_fill(~mask, float("-inf"))
                 weights = softmax(scores, dim=-1)
                 if self.record_weights:
-                    self.last_weights = weights.detach()
+                    self.last_weights, self.last_scores = weights.detach(), scores.detach()
                 out = F.dropout(weights, p_drop) @ v
             else:
-                out = scaled_dot_product_attention(q, k, v, mask)    # (B, H, S, d_k)
+                out = scaled_dot_product_attention(q, k, v, mask, bias=bias)   # (B, H, S, d_k)
         out = out.transpose(1, 2).reshape(B, S, self.cfg.d_attn)     # concat heads
         return self.out(out)
+
+
+def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    """The residual connection: x + SubLayer(x)."""
+    return x + fx
+
+
+def residual_off(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    """No skip connection (``residual=False``): SubLayer(x) alone."""
+    return fx
 
 
 class TransformerBlock(nn.Module):
@@ -260,6 +290,7 @@ class TransformerBlock(nn.Module):
     def __init__(self, cfg: TransformerConfig, layer_index: int = 0):
         super().__init__()
         self.norm_position = cfg.norm_position
+        self.join = residual_add if cfg.residual else residual_off     # x ⊕ SubLayer(x)
         self.attn = CausalSelfAttention(cfg, layer_index)
         self.ffn = make_ffn(cfg.ffn, cfg.d_model, cfg.d_ff)
         use_norm = cfg.norm_position != "none"
@@ -270,13 +301,13 @@ class TransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor, token_positions: torch.Tensor,
                 cache: KVCache | None = None) -> torch.Tensor:
         if self.norm_position == "pre":
-            x = x + self.drop(self.attn(self.ln1(x), token_positions, cache))
-            return x + self.drop(self.ffn(self.ln2(x)))
+            x = self.join(x, self.drop(self.attn(self.ln1(x), token_positions, cache)))
+            return self.join(x, self.drop(self.ffn(self.ln2(x))))
         if self.norm_position == "post":
-            x = self.ln1(x + self.drop(self.attn(x, token_positions, cache)))
-            return self.ln2(x + self.drop(self.ffn(x)))
-        x = x + self.drop(self.attn(x, token_positions, cache))
-        return x + self.drop(self.ffn(x))
+            x = self.ln1(self.join(x, self.drop(self.attn(x, token_positions, cache))))
+            return self.ln2(self.join(x, self.drop(self.ffn(x))))
+        x = self.join(x, self.drop(self.attn(x, token_positions, cache)))
+        return self.join(x, self.drop(self.ffn(x)))
 
 
 class TransformerLM(nn.Module):
@@ -357,3 +388,25 @@ class TransformerLM(nn.Module):
 
     def new_cache(self) -> KVCache:
         return KVCache(self.config.num_layers, self.config.context_length)
+
+
+@contextlib.contextmanager
+def lesion(model: nn.Module, skip):
+    """Within the ``with`` block, the blocks ``model.layers[l]`` for l in ``skip`` are bypassed
+    (x_{l+1} = x_l: the block's residual branch deleted, Veit et al., 2016); the model is
+    restored afterwards, also after an exception. ``skip = range(L)`` leaves embedding → final
+    norm → head. Works for any model whose blocks are an ``nn.ModuleList`` named ``layers``
+    (:class:`TransformerLM`, ``utils.nn.encoder.TokenEncoder``)."""
+    layers = getattr(model, "layers", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise TypeError(f"lesion needs a model with an nn.ModuleList 'layers', got "
+                        f"{type(model).__name__}")
+    skip = sorted({int(i) for i in skip})
+    bad = [i for i in skip if not 0 <= i < len(layers)]
+    if bad:
+        raise IndexError(f"blocks {bad} do not exist; the model has blocks 0..{len(layers) - 1}")
+    model.layers = nn.ModuleList(b for i, b in enumerate(layers) if i not in skip)
+    try:
+        yield model
+    finally:
+        model.layers = layers
