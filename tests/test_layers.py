@@ -88,7 +88,7 @@ def test_make_norm_and_bad_names():
     assert isinstance(make_norm("rmsnorm", 8), RMSNorm)
     assert isinstance(make_norm("layernorm", 8), LayerNorm)
     with pytest.raises(ValueError, match="rmsnorm"):
-        make_norm("batchnorm", 8)
+        make_norm("groupnorm", 8)
 
 
 def test_activations_match_torch():

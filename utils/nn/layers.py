@@ -11,6 +11,9 @@ the reader sees the equation; ``tests/test_layers.py`` checks each against its t
 * ``RMSNorm`` (Zhang & Sennrich, 2019): x / sqrt(mean(x²) + ε) · g, computed in float32 (or
   wider) and cast back to the input's dtype.
 * ``LayerNorm`` (Ba et al., 2016): (x − μ) / sqrt(σ² + ε) · g + b, for the norm-type ablation.
+* ``BatchNorm`` (Ioffe & Szegedy, 2015) over the token dimension: per channel, statistics over
+  every batch and sequence position of (B, S, d); running statistics at evaluation (notebook 31,
+  the LayerNorm-vs-BatchNorm assertion).
 * ``silu`` (Hendrycks & Gimpel, 2016; Elfwing et al., 2018): x · σ(x). ``gelu``: the GPT-2 /
   BERT tanh approximation 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).
 * ``SwiGLU`` (Shazeer, 2020): W₂ (SiLU(W₁ x) ⊙ W₃ x), hidden size d_ff ≈ 8/3 · d_model rounded
@@ -29,7 +32,7 @@ import math
 import torch
 from torch import nn
 
-NORM_TYPES = ("rmsnorm", "layernorm")
+NORM_TYPES = ("rmsnorm", "layernorm", "batchnorm")
 FFN_TYPES = ("swiglu", "silu", "gelu")
 
 
@@ -140,12 +143,64 @@ class LayerNorm(nn.Module):
         return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}"
 
 
+class BatchNorm(nn.Module):
+    """BatchNorm over tokens: y = (x − μ_c) / sqrt(σ²_c + ε) · g + b, per channel c (last dim).
+
+    Training: μ_c and the biased σ²_c are taken over all leading positions (batch and sequence:
+    B·S values per channel for (B, S, d)), and the running estimates move by
+    ``momentum`` towards them (the running variance uses the unbiased estimate, as
+    ``torch.nn.BatchNorm1d``). Evaluation: the running estimates, so a token's output no longer
+    depends on the other tokens of its batch.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5, momentum: float = 0.1, device=None,
+                 dtype=None):
+        super().__init__()
+        _check_positive("d_model", d_model)
+        if not 0.0 < momentum <= 1.0:
+            raise ValueError(f"momentum must be in (0, 1], got {momentum}")
+        self.d_model, self.eps, self.momentum = d_model, eps, momentum
+        self.weight = nn.Parameter(torch.ones(d_model, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(d_model, device=device, dtype=dtype))
+        self.register_buffer("running_mean", torch.zeros(d_model, device=device, dtype=dtype))
+        self.register_buffer("running_var", torch.ones(d_model, device=device, dtype=dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"BatchNorm expects (..., {self.d_model}) inputs, got shape "
+                             f"{tuple(x.shape)}")
+        in_dtype = x.dtype
+        x = x.to(torch.promote_types(in_dtype, torch.float32))
+        flat = x.reshape(-1, self.d_model)                             # (B·S, d)
+        if self.training:
+            n = flat.shape[0]
+            if n < 2:
+                raise ValueError("BatchNorm in training mode needs at least 2 positions per "
+                                 "channel (batch × sequence), got 1")
+            mu = flat.mean(dim=0)                                      # (d,)
+            var = (flat - mu).pow(2).mean(dim=0)                       # biased, (d,)
+            with torch.no_grad():
+                m = self.momentum
+                self.running_mean.mul_(1 - m).add_(m * mu.to(self.running_mean.dtype))
+                self.running_var.mul_(1 - m).add_(
+                    m * (var * n / (n - 1)).to(self.running_var.dtype))
+        else:
+            mu, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
+        y = (x - mu) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        return y.to(in_dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.d_model}, eps={self.eps}, momentum={self.momentum}"
+
+
 def make_norm(norm_type: str, d_model: int, eps: float = 1e-5) -> nn.Module:
-    """``RMSNorm`` or ``LayerNorm`` by name."""
+    """``RMSNorm``, ``LayerNorm`` or ``BatchNorm`` (over tokens) by name."""
     if norm_type == "rmsnorm":
         return RMSNorm(d_model, eps)
     if norm_type == "layernorm":
         return LayerNorm(d_model, eps)
+    if norm_type == "batchnorm":
+        return BatchNorm(d_model, eps)
     raise ValueError(f"unknown norm type {norm_type!r}; allowed: {', '.join(NORM_TYPES)}")
 
 
