@@ -1,4 +1,5 @@
-"""Image data for notebook 20: the synthetic two-box set and 5,000 real MNIST digits.
+"""Image data for notebook 20: the synthetic two-box set and 5,000 real MNIST digits; and
+:func:`image_patches`, the patch tokens of the small vision Transformer of notebook 34.
 
 **Two boxes** (seed 003, question 1.1; the generator of the UvA DL1 starter code
 ``assignment2/part1/exercise1.1/utils.py``, re-written from its description): a 3×32×32 black
@@ -102,3 +103,20 @@ def load_mnist_5k(n_test: int = 1000, split_seed: int = 0):
     train_idx = rng.permutation(np.flatnonzero(~is_test))
     test_idx = rng.permutation(test_idx)
     return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+
+
+def image_patches(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """Cut (N, C, H, W) images into non-overlapping ``patch`` × ``patch`` tiles, as a sequence
+    of tokens (N, (H/patch)·(W/patch), C·patch²), tiles in row-major order, each flattened
+    channel by channel then row by row (the input of a vision Transformer, Dosovitskiy et al.,
+    2021; notebook 34). H and W must be multiples of ``patch``."""
+    if images.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < 1:
+        raise ValueError(f"patch must be a positive int, got {patch!r}")
+    N, C, H, W = images.shape
+    if H % patch or W % patch:
+        raise ValueError(f"image size {H}×{W} is not a multiple of patch={patch}")
+    t = images.reshape(N, C, H // patch, patch, W // patch, patch)   # (N, C, gh, p, gw, p)
+    t = t.permute(0, 2, 4, 1, 3, 5)                                  # (N, gh, gw, C, p, p)
+    return t.reshape(N, (H // patch) * (W // patch), C * patch * patch)
