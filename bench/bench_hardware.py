@@ -6,7 +6,7 @@ Lines printed: fp32 matmul GFLOP/s at 1 thread and at 2 threads (or every usable
 each as a fraction of the theoretical fp32 peak for that many cores (``utils.hardware``: cores ×
 lanes × 2 × FMA pipes × clock, with the clock and pipes measured by the C register probe when a
 compiler exists, else the nominal clock and the table guess); copy and reduce bandwidth of a
-256 MiB tensor (64 MiB quick) at each thread count. No targets: these describe the machine, and
+tensor of 4× the last-level cache (capped; 64 MiB cap quick) at each thread count. No targets: these describe the machine, and
 on a busy machine they drop (the load average is printed with the header); the detail column
 adds the rate per CPU-second of the process, which estimates what an idle machine gives.
 """
@@ -21,13 +21,11 @@ from utils import hardware as hw
 
 def _peak_per_core(cpu) -> tuple[float, str]:
     probe = hw.fma_probe(cpu, copies=1)
-    if probe is not None:
-        est = hw.theoretical_peak(cpu, clock_ghz=probe["clock_ghz"][0],
-                                  fma_pipes=max(1, round(probe["fma_pipes"])), cores=1)
-        return est.gflops, (f"clock {probe['clock_ghz'][0]:.2f} GHz and "
-                            f"{max(1, round(probe['fma_pipes']))} FMA pipe(s) measured")
-    est = hw.theoretical_peak(cpu, cores=1)
-    return est.gflops, "nominal clock, table FMA pipes"
+    v = hw.check_probe(probe, cpu)       # implausible readings fall back, with a warning
+    est = hw.theoretical_peak(cpu, clock_ghz=v.clock_ghz, fma_pipes=v.fma_pipes, cores=1)
+    how = (f"clock {v.clock_ghz:.2f} GHz {'measured' if v.clock_measured else 'nominal'}, "
+           f"{v.fma_pipes} FMA pipe(s) {'measured' if v.pipes_measured else 'from the table'}")
+    return est.gflops, how
 
 
 def run(quick: bool = False) -> list[Result]:
@@ -36,7 +34,8 @@ def run(quick: bool = False) -> list[Result]:
     threads = sorted({1, min(2, cpu.logical_cpus)})
     n = 512 if quick else 1024
     repeats, min_time = (3, 0.03) if quick else (7, 0.2)
-    nbytes = (64 if quick else 256) << 20
+    nbytes = hw.dram_buffer_bytes(cpu, hw.memory_info()["available_bytes"],
+                                  cap_bytes=(64 if quick else 1024) << 20)["nbytes"]
     out = []
     for t in threads:
         peak = per_core * min(t, cpu.physical_cores)

@@ -71,8 +71,13 @@ SIZES = P.pick(smoke=[64, 256], laptop=[32, 64, 128, 256, 512, 1024, 2048],
 REPEATS = P.pick(smoke=2, laptop=4, full=10)
 MIN_TIME = P.pick(smoke=0.01, laptop=0.08, full=0.2)
 MAX_TIME = P.pick(smoke=0.5, laptop=4.0, full=30.0)   # per point: stop early on a busy machine
-BW_SIZES = P.pick(smoke=[2 ** 16, 2 ** 23], laptop=[2 ** k for k in range(12, 29, 2)],
-                  full=[2 ** k for k in range(12, 31)])
+# the largest bandwidth buffer: 4x the detected last-level cache (capped by memory and time)
+DRAM = hw.dram_buffer_bytes(cpu, hw.memory_info()["available_bytes"],
+                            cap_bytes=P.pick(smoke=2 ** 23, laptop=2 ** 30, full=2 ** 32))
+BW_SIZES = sorted({*[2 ** k for k in range(P.pick(smoke=16, laptop=12, full=12),
+                                            DRAM["nbytes"].bit_length() - 1,
+                                            P.pick(smoke=8, laptop=2, full=1))],
+                   DRAM["nbytes"]})
 LOWP_SIZES = P.pick(smoke=[128], laptop=[256], full=[512, 1024])
 GPU = torch.cuda.is_available()
 
@@ -156,7 +161,7 @@ answer(f"**2.1 — this machine.** CPU: *{cpu.model}* ({cpu.vendor}, family {cpu
        f"{cpu.model_number}), {cpu.physical_cores} core(s) usable by this process at a nominal "
        f"{(cpu.nominal_mhz or 0) / 1000:.2f} GHz, {simd_name} vector units; "
        f"{mem['total_bytes'] / 2**30:.1f} GiB of RAM whose type and speed "
-       f"{'are ' + str(mem['type']) if mem['type'] else 'the VM does not reveal'}; "
+       f"{'are ' + str(mem['type']) if mem['type'] else ('the VM does not reveal' if cpu.hypervisor else 'are not visible without root')}; "
        f"{'GPU: ' + gpus[0]['name'] if gpus else 'no GPU'}. "
        f"{'The hypervisor flag is set: this is a virtual machine, and a generic model name with family/model numbers that may not match the real host CPU is common there; section 2 measures what the cores really do.' if cpu.hypervisor else ''}")
 
@@ -181,8 +186,14 @@ plain_table(pd.DataFrame(peak_nominal.rows()).astype({"value": str}),
 
 # %% [markdown]
 # **Measuring the clock and the FMA rate.** `hw.fma_probe` compiles a 60-line C program
-# (source: `hw.FMA_PROBE_C`) that (a) runs a chain of dependent integer adds, one cycle each, so
-# adds per second = cycles per second = the real clock (turbo included); (b) runs 12
+# (source: `hw.FMA_PROBE_C`) that (a) runs a chain of dependent 64-bit multiplies (`imul`), each
+# of which waits 3 cycles for the previous one on every x86-64 core since 2011, so multiplies
+# per second × 3 = cycles per second = the real clock (turbo included). A chain of `add $1, reg`
+# looks simpler but recent x86 cores fold such immediate adds and run several per cycle (it read
+# 22-23 GHz on a 2.6 GHz Xeon); no core can fold a multiply. A chain of register-register adds
+# is printed as a cross-check. `hw.check_probe` then rejects an implausible reading: a clock
+# outside 0.5-6 GHz falls back to the nominal one, and an FMA rate that is not a whole number of
+# pipes falls back to the table, each with a printed warning; (b) runs 12
 # independent chains `acc = acc·a + b` on full vector registers, enough to keep every FMA pipe
 # busy without touching memory: the highest FLOP rate any code can reach on one core. Timing
 # uses the thread's own CPU-time clock and keeps the best of 7 bursts, so other processes on a
@@ -200,21 +211,34 @@ probe = (measured("fma_probe", _probe, copies=cpu.logical_cpus) if P.run_fma_pro
          else {"single": None, "all": None})
 if probe["single"]:
     one, every = probe["single"], probe["all"]
-    clock = one["clock_ghz"][0]
-    pipes_alone = one["fma_pipes"]                                 # one copy of the probe running
-    pipes_shared = np.mean(every["gflops"]) / (clock * 2 * one["lanes"])   # all CPUs busy
-    sharing = np.mean(every["gflops"]) / one["gflops"][0]
-    peak_1 = hw.theoretical_peak(cpu, clock_ghz=clock, fma_pipes=max(1, round(pipes_alone)),
+    # every reading is checked: an implausible clock or a fractional pipe count falls back to
+    # the nominal clock / the table's pipes, with a printed warning (hw.check_probe)
+    verdict = hw.check_probe(one, cpu)
+    clock = verdict.clock_ghz
+    pipes_alone = verdict.pipes_raw                                # one copy of the probe running
+    shared_rate = float(np.mean(every["gflops"]))
+    verdict_all = hw.check_probe(one, cpu, verbose=False, gflops=shared_rate)
+    pipes_shared = verdict_all.pipes_raw                           # all CPUs busy
+    sharing = shared_rate / one["gflops"][0]
+    peak_1 = hw.theoretical_peak(cpu, clock_ghz=clock, fma_pipes=verdict.fma_pipes,
                                  cores=1).gflops
-    peak_probe = hw.theoretical_peak(cpu, clock_ghz=clock, fma_pipes=max(1, round(pipes_shared)))
+    peak_probe = hw.theoretical_peak(cpu, clock_ghz=clock,
+                                     fma_pipes=min(verdict.fma_pipes, verdict_all.fma_pipes)
+                                     if verdict_all.pipes_measured else verdict.fma_pipes)
     probe_rows = pd.DataFrame([
-        ("clock (GHz)", f"{clock:.3f}", f"{(cpu.nominal_mhz or 0) / 1000:.3f} nominal"),
+        ("clock (GHz): dependent imul chain × 3 cycles", f"{one['clock_ghz'][0]:.3f}",
+         f"{(cpu.nominal_mhz or 0) / 1000:.3f} nominal"
+         + ("" if verdict.clock_measured else " (implausible reading: nominal used)")),
+        ("clock (GHz): dependent register adds (cross-check)",
+         f"{one.get('add_clock_ghz', [float('nan')])[0]:.3f}",
+         "a core that folds adds reads too high here"),
         ("FMA rate, one copy alone (GFLOP/s)", f"{one['gflops'][0]:.1f}",
          f"{peak_nominal.gflops_per_core:.1f} per core in table 2"),
         ("⇒ FLOP per cycle, one copy alone", f"{one['flop_per_cycle']:.1f}",
          f"{peak_nominal.flop_per_cycle_per_core} in table 2"),
         ("⇒ FMA pipes = FLOP per cycle / (2 × lanes)", f"{pipes_alone:.2f}",
-         f"{peak_nominal.fma_pipes} guessed"),
+         f"{peak_nominal.fma_pipes} guessed; used: {verdict.fma_pipes}"
+         + ("" if verdict.pipes_measured else " (not a whole number: table used)")),
         (f"FMA rate, {every['copies']} copies at once (GFLOP/s each)",
          ", ".join(f"{g:.1f}" for g in every["gflops"]),
          f"{sharing:.0%} of one copy alone (100% if the CPUs share nothing)"),
@@ -229,6 +253,7 @@ if probe["single"]:
 else:
     clock = pipes_alone = pipes_shared = sharing = peak_probe = display_probe = None
     peak_1 = peak_nominal.gflops_per_core
+    verdict = hw.check_probe(None, cpu)
     print("No C compiler here (or run_fma_probe=False): the peak uses the nominal clock and "
           "the table's FMA pipes.")
 peak_ref = peak_probe or peak_nominal
@@ -278,10 +303,15 @@ if peak_probe is not None:
 answer(f"**2.2.1 — theoretical peak.** From the reported numbers: {peak_nominal.cores} cores × "
        f"{peak_nominal.simd_lanes} lanes × 2 FLOP/FMA × {peak_nominal.fma_pipes} pipe(s) × "
        f"{peak_nominal.clock_ghz:.2f} GHz = **{peak_nominal.gflops:.1f} GFLOP/s fp32**. "
-       + (f"Measured, the clock runs at {clock:.2f} GHz, not {peak_nominal.clock_ghz:.2f}, and "
-          f"one copy of the probe alone sustains {one['flop_per_cycle']:.1f} FLOP/cycle = "
+       + (("Measured (a dependent multiply chain, which no core can fold), the clock runs at "
+           f"{clock:.2f} GHz, not {peak_nominal.clock_ghz:.2f}, and " if verdict.clock_measured
+           else f"The probe's clock reading ({one['clock_ghz'][0]:.2f} GHz) is implausible, so "
+           f"the nominal {clock:.2f} GHz is used, and ")
+          + f"one copy of the probe alone sustains {one['gflops'][0] / clock:.1f} FLOP/cycle = "
           f"{pipes_alone:.2f} × (2 × {one['lanes']} lanes), i.e. "
-          f"{max(1, round(pipes_alone))} full-width FMA pipe(s): {peak_1:.1f} GFLOP/s for one "
+          + (f"{verdict.fma_pipes} full-width FMA pipe(s)" if verdict.pipes_measured else
+             f"not a whole number of pipes, so the table's {verdict.fma_pipes} is used")
+          + f": {peak_1:.1f} GFLOP/s for one "
           f"thread. {shared_note}The measured peak of the whole machine is "
           f"**{peak_probe.gflops:.1f} GFLOP/s** ({peak_probe.cores} CPUs × "
           f"{peak_probe.simd_lanes} × 2 × {peak_probe.fma_pipes} × {clock:.2f} GHz). "
@@ -375,9 +405,15 @@ lp = pd.DataFrame([{"size": c["n"], "dtype": c["dtype"], "GFLOP/s": g, "GFLOP pe
                    for c, r in zip(lp_cfgs, lp_res)
                    for g, gc in zip(r["gflops"], r["gflop_per_cpu_s"])])
 lp_mean = lp.groupby(["size", "dtype"])["GFLOP per CPU-s"].mean().unstack()
-sample_table(lp, ["size", "dtype"], ["GFLOP/s", "GFLOP per CPU-s"],
-             best={"GFLOP per CPU-s": "max"},
-             caption="Table 6: matmul throughput by data type, one thread.")
+lp_ratio = {dt: lp_mean[dt].iloc[-1] / lp_mean["fp32"].iloc[-1] for dt in ("fp16", "bf16")}
+display(sample_table(lp, ["size", "dtype"], ["GFLOP/s", "GFLOP per CPU-s"],
+                     best={"GFLOP per CPU-s": "max"},
+                     caption="Table 6: matmul throughput by data type, one thread."))
+answer(f"**Low precision, measured (n = {LOWP_SIZES[-1]}, one thread, per CPU-second).** "
+       + hw.low_precision_sentence(cpu.flags, lp_ratio)
+       + (" AMX tiles are present (amx_bf16): oneDNN can run bf16 matmuls on them, above the "
+          "vector-FMA peak of table 4; the measured ratio above says whether torch did here."
+          if "amx_bf16" in cpu.flags else ""))
 
 # %%
 if GPU:   # runs only where a CUDA GPU is present (not on the project's CPU machine)
@@ -459,8 +495,9 @@ plots.show(fig, "bandwidth",
 # %%
 dram = bw[bw["bytes"] == BW_SIZES[-1]]
 sample_table(dram, ["op", "threads"], ["GB/s", "GB per CPU-s"], best={"GB/s": "max"},
-             caption=f"Table 7: DRAM bandwidth at {BW_SIZES[-1] >> 20} MiB (far beyond the "
-                     f"last-level cache).")
+             caption=f"Table 7: bandwidth at the largest buffer, "
+                     f"{hw.dram_caption(BW_SIZES[-1], DRAM['llc'])}"
+                     + (" (capped by memory and time)" if DRAM["capped"] else "") + ".")
 
 # %%
 dram_1 = dram[(dram.op == "copy") & (dram.threads == 1)]
@@ -470,12 +507,14 @@ if mem["speed_mts"]:
                     f"{hw.dram_bandwidth_gbs(mem['speed_mts']):.1f} GB/s per 64-bit channel "
                     f"(the channel count is not reported; multiply by it).")
 else:
-    formula_note = (f"This VM exposes neither the memory type nor its speed nor the channel "
+    formula_note = (f"{'This VM' if cpu.hypervisor else 'This system (without root)'} "
+                    f"exposes neither the memory type nor its speed nor the channel "
                     f"count, so the formula cannot be evaluated for it; for scale, one DDR4-3200 "
                     f"channel gives {hw.dram_bandwidth_gbs(3200):.1f} GB/s and a dual-channel "
                     f"DDR5-4800 desktop {hw.dram_bandwidth_gbs(4800, 64, 2):.1f} GB/s.")
 answer(f"**2.2.2 — theoretical memory bandwidth** = transfers per second × 8 bytes per 64-bit "
-       f"channel × channels. {formula_note} Measured from DRAM ({BW_SIZES[-1] >> 20} MiB): "
+       f"channel × channels. {formula_note} Measured at the largest buffer "
+       f"({hw.dram_caption(BW_SIZES[-1], DRAM['llc'])}): "
        f"a copy reaches {dram_1['GB/s'].mean():.1f} GB/s with one thread "
        f"({dram_1['GB per CPU-s'].mean():.1f} per CPU-second) and "
        f"{dram_all['GB/s'].mean():.1f} GB/s with {n_threads}. One core cannot reach a memory "
@@ -511,11 +550,13 @@ gap_rows = [
     ("2. FMA pipes", f"table {peak_nominal.fma_pipes} vs measured "
      + (f"{pipes_alone:.2f} alone, {pipes_shared:.2f} with every CPU busy" if clock
         else "(no probe)"),
-     "cpuinfo cannot tell; a VM's generic CPU name makes the table guess unreliable"),
+     "cpuinfo cannot tell, so the table guesses from vendor and family"
+     + ("; a VM's CPU name and numbers may not be the host's, which makes the guess unreliable"
+        if cpu.hypervisor else "")),
     ("3. BLAS kernel efficiency (1 thread, per CPU-second)",
      f"{best_1_cpu:.1f} of {peak_1:.1f} GFLOP/s = {best_1_cpu / peak_1:.0%} (n = {best_1_cpu_n})",
-     "loads, stores, packing of blocks and loop overhead share the issue slots with FMAs; a "
-     "generic 'AMD EPYC' may not get MKL's best kernel"),
+     "loads, stores, packing of blocks and loop overhead share the issue slots with FMAs; "
+     + hw.kernel_choice_note(cpu)),
     (f"4. small matrices (n = {SIZES[0]}, 1 thread, per CPU-second)",
      f"{small_1_cpu:.1f} GFLOP/s = {small_1_cpu / best_1_cpu:.0%} of the best size",
      "2n³ FLOPs on 3n² values: too little work per call to hide call overhead and memory"),
@@ -592,8 +633,9 @@ checks = pd.DataFrame([
     ("CPU fp16 peak", "≈ fp32 peak (no native fp16 SIMD)",
      f"fp16 = fp32 arithmetic; measured here: fp16 matmul "
      f"{lp_mean['fp16'].iloc[-1] / lp_mean['fp32'].iloc[-1]:.3f}× fp32, bf16 "
-     f"{lp_mean['bf16'].iloc[-1] / lp_mean['fp32'].iloc[-1]:.3f}× (per CPU-s) on an F16C-only "
-     f"CPU",
+     f"{lp_mean['bf16'].iloc[-1] / lp_mean['fp32'].iloc[-1]:.3f}× (per CPU-s) on this CPU "
+     f"({'native fp16' if lowp['fp16']['native'] else 'no native fp16'}, "
+     f"{'native bf16' if lowp['bf16']['native'] else 'no native bf16'})",
      "right for the peak; in practice fp16 matmuls can be far slower (conversions)"),
     ("GPU fp32 peak", f"{STUDENT['gpu_fp32_tflops']} TFLOP/s", f"{g['fp32'] / 1e3:.2f} TFLOP/s",
      "right (4864 units × 2 × 1.665 GHz)"),
@@ -1203,7 +1245,7 @@ answer(f"* **2.1** {cpu.model}, {cpu.physical_cores} core(s), {simd_name}, "
        f"{mem['total_bytes'] / 2**30:.0f} GiB RAM, {'GPU ' + gpus[0]['name'] if gpus else 'no GPU'}.\n"
        f"* **2.2** fp32 peak {peak_ref.gflops:.0f} GFLOP/s "
        f"({'measured clock and pipes' if peak_probe else 'nominal'}; "
-       f"{peak_nominal.gflops:.0f} from the nominal figures); fp16/bf16 no faster on this CPU.\n"
+       f"{peak_nominal.gflops:.0f} from the nominal figures); {hw.low_precision_sentence(cpu.flags, lp_ratio)}\n"
        f"* **2.3** best matmul {best_any:.1f} GFLOP/s ({best_any_t} thread(s)) = "
        f"{best_any / peak_ref.gflops:.0%} of it (wall clock); one thread per CPU-second "
        f"{best_1_cpu:.1f} GFLOP/s = {best_1_cpu / peak_1:.0%} of one core; DRAM copy "

@@ -199,3 +199,168 @@ def test_time_samples_counts_calls():
         hw.time_samples(lambda: None, warmup=0)          # nothing would size the samples
     with pytest.raises(ValueError, match="calls >= 1"):
         hw.time_samples(lambda: None, calls=0)
+
+
+# --------------------------------------------------------------------------------------------
+# the probe's sanity checks and the sentences of notebook 00, on recorded detections of three
+# machines: this project machine (recorded: tests/fixtures/hardware/zen4_avx512_bf16.json), the
+# AVX-512/AMX Xeon of issue 17 (constructed from the issue's numbers: 2 cores, nominal 2.6 GHz,
+# 480 MiB L3, old probe 23.25 GHz and 0.24 pipes, imul/add chains ~4.1 GHz) and an AVX2 Zen 2
+# (constructed: the EPYC 7B12 above, 16 MiB L3 per CCX, 3.3 GHz boost, two 256-bit FMA pipes).
+# --------------------------------------------------------------------------------------------
+
+import json
+from pathlib import Path
+
+RECORDED = json.loads((Path(__file__).parent / "fixtures" / "hardware" /
+                       "zen4_avx512_bf16.json").read_text())
+
+
+def _block(i, vendor, fam, model, name, mhz, flags, core):
+    return (f"processor\t: {i}\nvendor_id\t: {vendor}\ncpu family\t: {fam}\nmodel\t\t: {model}\n"
+            f"model name\t: {name}\ncpu MHz\t\t: {mhz}\nphysical id\t: 0\ncore id\t\t: {core}\n"
+            f"flags\t\t: {flags}\n\n")
+
+
+XEON_FLAGS = ("fpu sse sse2 avx avx2 fma f16c avx512f avx512bw avx512vl avx512_bf16 "
+              "avx512_fp16 amx_bf16 amx_tile amx_int8 avx_vnni hypervisor")
+XEON = hw.cpu_info_from_text(
+    "".join(_block(i, "GenuineIntel", 6, 173, "Intel(R) Xeon(R) Processor", "2600.000",
+                   XEON_FLAGS, i) for i in range(2)),
+    caches=((1, "Data", "48K", "0"), (2, "Unified", "2048K", "0"),
+            (3, "Unified", "491520K", "0-1")))
+# the old probe (add $1 chain) on the Xeon, and the new one (imul chain) as the issue measured it
+XEON_OLD_PROBE = {"clock_ghz": [23.25], "gflops": [0.24 * 2 * 16 * 23.25], "lanes": 16}
+XEON_NEW_PROBE = {"clock_ghz": [4.1], "add_clock_ghz": [4.1],
+                  "gflops": [0.24 * 2 * 16 * 23.25], "lanes": 16}
+ZEN2 = hw.cpu_info_from_text(
+    "".join(_block(i, "AuthenticAMD", 23, 49, "AMD EPYC 7B12", "2250.000",
+                   "fpu sse sse2 avx avx2 fma f16c hypervisor", i) for i in range(2)),
+    caches=((1, "Data", "32K", "0"), (2, "Unified", "512K", "0"), (3, "Unified", "16384K", "0-1")))
+ZEN2_PROBE = {"clock_ghz": [3.3], "add_clock_ghz": [3.3], "gflops": [2 * 2 * 8 * 3.3 * 0.98],
+              "lanes": 8}
+ZEN4 = hw.cpu_info_from_text(RECORDED["cpuinfo"], caches=tuple(map(tuple, RECORDED["caches"])))
+
+
+def test_recorded_machine_is_zen4_with_avx512_bf16_and_no_amx():
+    assert (ZEN4.vendor, ZEN4.family, ZEN4.model_number) == ("AuthenticAMD", 25, 17)
+    assert {"avx512f", "avx512_bf16"} <= ZEN4.flags and "amx_bf16" not in ZEN4.flags
+    assert "avx512_fp16" not in ZEN4.flags
+    # Zen 4 splits a 512-bit FMA over its two 256-bit units: one full-width pipe, as recorded
+    assert hw.fma_pipes_guess(ZEN4)[0] == 1
+    assert round(RECORDED["probe_single"]["fma_pipes"]) == 1
+    zen3 = hw.CPUInfo("EPYC", "AuthenticAMD", 25, 1, 2, 2, 1, frozenset({"avx2", "fma"}), 2000.)
+    assert hw.fma_pipes_guess(zen3)[0] == 2
+
+
+def test_check_probe_rejects_the_folded_add_clock_and_falls_back_to_nominal(capsys):
+    v = hw.check_probe(XEON_OLD_PROBE, XEON)
+    assert not v.clock_measured and v.clock_ghz == pytest.approx(2.6)
+    assert "23.25 GHz" in capsys.readouterr().out            # the warning is printed
+    # at the nominal clock the FMA rate is 178.6 / (2.6 × 32) = 2.15 pipes: two, measured
+    assert v.pipes_raw == pytest.approx(0.24 * 2 * 16 * 23.25 / (2.6 * 32))
+    assert v.fma_pipes == 2 and v.pipes_measured
+    # the issue's nominal peak: 2 cores × 16 lanes × 2 × 2 pipes × 2.6 GHz = 332.8
+    est = hw.theoretical_peak(XEON, clock_ghz=v.clock_ghz, fma_pipes=v.fma_pipes)
+    assert est.gflops == pytest.approx(332.8)
+
+
+def test_check_probe_imul_clock_on_the_xeon_and_fractional_pipes_fall_back():
+    v = hw.check_probe(XEON_NEW_PROBE, XEON, verbose=False)
+    assert v.clock_measured and v.clock_ghz == pytest.approx(4.1)
+    assert v.pipes_raw == pytest.approx(178.56 / (4.1 * 32))      # 1.36: not a whole number
+    assert not v.pipes_measured and v.fma_pipes == hw.fma_pipes_guess(XEON)[0] == 2
+    assert any("not a whole number" in w for w in v.warnings)
+    # a one-thread matmul at 80 % of a 2-pipe core at nominal clock is below this peak
+    one_core = hw.theoretical_peak(XEON, clock_ghz=v.clock_ghz, fma_pipes=v.fma_pipes, cores=1)
+    assert 0.8 * 2 * 16 * 2 * 2.6 / one_core.gflops <= 1
+
+
+def test_check_probe_on_recorded_zen4_and_constructed_avx2():
+    p = RECORDED["probe_single"]
+    v = hw.check_probe(p, ZEN4, verbose=False)
+    assert v.clock_measured and v.clock_ghz == p["clock_ghz"][0] and v.warnings == ()
+    assert RECORDED["nominal_ghz"] <= v.clock_ghz <= 6.0           # nominal..turbo
+    assert v.fma_pipes == 1 and v.pipes_measured
+    peak = hw.theoretical_peak(ZEN4, clock_ghz=v.clock_ghz, fma_pipes=v.fma_pipes, cores=1)
+    assert peak.gflops == pytest.approx(16 * 2 * 1 * p["clock_ghz"][0])
+    assert RECORDED["matmul_1thread_gflops_512"] / peak.gflops <= 1
+    # all CPUs busy: same verdict from the per-CPU rate
+    allc = RECORDED["probe_all"]
+    v_all = hw.check_probe(p, ZEN4, verbose=False, gflops=sum(allc["gflops"]) / 2)
+    assert v_all.fma_pipes == 1 and v_all.pipes_measured
+    z = hw.check_probe(ZEN2_PROBE, ZEN2, verbose=False)
+    assert (z.clock_ghz, z.fma_pipes, z.pipes_measured) == (3.3, 2, True)
+    assert z.pipes_raw == pytest.approx(0.98 * 2)
+
+
+def test_check_probe_add_disagreement_and_missing_probe():
+    folded = {**XEON_NEW_PROBE, "add_clock_ghz": [23.25]}
+    v = hw.check_probe(folded, XEON, verbose=False)
+    assert v.clock_ghz == 4.1 and any("add chain reads 23.25" in w for w in v.warnings)
+    none = hw.check_probe(None, ZEN2, verbose=False)
+    assert (none.clock_ghz, none.fma_pipes, none.clock_measured) == (2.25, 2, False)
+    too_slow = {**ZEN2_PROBE, "clock_ghz": [0.3]}
+    assert hw.check_probe(too_slow, ZEN2, verbose=False).clock_ghz == 2.25
+
+
+def test_cache_bytes_and_last_level_cache():
+    assert hw.cache_bytes("32768K") == 32 * 2**20 and hw.cache_bytes("480 MiB") == 480 * 2**20
+    assert hw.cache_bytes("1M") == 2**20 and hw.cache_bytes("512") == 512
+    with pytest.raises(ValueError, match="cache size"):
+        hw.cache_bytes("big")
+    assert hw.last_level_cache_bytes(XEON) == 480 * 2**20
+    assert hw.last_level_cache_bytes(ZEN4) == 32 * 2**20
+    assert hw.last_level_cache_bytes(hw.cpu_info_from_text(X86)) is None
+
+
+@pytest.mark.parametrize("cpu", [XEON, ZEN2, ZEN4], ids=["xeon-amx", "zen2-avx2", "zen4"])
+def test_dram_buffer_is_sized_from_the_cache_and_the_caption_is_true(cpu):
+    d = hw.dram_buffer_bytes(cpu, 8 * 2**30, cap_bytes=2**30)
+    llc = hw.last_level_cache_bytes(cpu)
+    assert d["nbytes"] & (d["nbytes"] - 1) == 0 and d["nbytes"] <= 2**30
+    assert d["capped"] == (d["nbytes"] < 4 * llc)
+    if not d["capped"]:
+        assert d["nbytes"] >= 4 * llc
+    caption = hw.dram_caption(d["nbytes"], llc)
+    # the caption claims DRAM only when the buffer is at least 4x the cache
+    assert ("streams from DRAM" in caption) == (d["nbytes"] >= 4 * llc)
+    assert f"{llc / 2**20:g} MiB last-level cache" in caption
+    assert "far beyond" not in caption
+    # the smoke profile's 8 MiB buffer is cache, not DRAM, on all three
+    assert "fits in the" in hw.dram_caption(2**23, llc)
+
+
+def test_dram_buffer_numbers():
+    xeon = hw.dram_buffer_bytes(XEON, 8 * 2**30, cap_bytes=2**30)
+    assert xeon["nbytes"] == 2**30 and xeon["capped"]               # 4 × 480 MiB > the cap
+    assert xeon["times_llc"] == pytest.approx(1024 / 480)
+    assert hw.dram_buffer_bytes(ZEN4, 8 * 2**30)["nbytes"] == 128 * 2**20   # exactly 4 × 32
+    assert hw.dram_buffer_bytes(ZEN2, 8 * 2**30)["nbytes"] == 64 * 2**20    # 4 × 16
+    assert hw.dram_buffer_bytes(ZEN2, 2**28)["nbytes"] == 2**25     # 1/8 of available memory
+
+
+def test_low_precision_sentence_follows_flags_and_measurements():
+    xeon = hw.low_precision_sentence(XEON.flags)
+    assert "fp16: native arithmetic (AVX512-FP16)" in xeon
+    assert "bf16: native arithmetic (AMX-BF16" in xeon
+    zen2 = hw.low_precision_sentence(ZEN2.flags, {"fp16": 0.05, "bf16": 0.95})
+    assert "fp16: no native arithmetic; its matmul measured 0.05× the fp32 rate, slower" in zen2
+    assert "bf16: no native arithmetic; its matmul measured 0.95× the fp32 rate, about as fast" \
+        in zen2
+    zen4 = hw.low_precision_sentence(ZEN4.flags, {"fp16": 0.3, "bf16": 2.4})
+    assert "bf16: native arithmetic (AVX512-BF16); its matmul measured 2.40× the fp32 rate, " \
+           "faster than fp32" in zen4 and "fp16: no native" in zen4
+
+
+def test_kernel_note_names_the_detected_cpu():
+    assert "'Intel(R) Xeon(R) Processor' (family 6, model 173)" in hw.kernel_choice_note(XEON)
+    bare = hw.CPUInfo("Some CPU", "x", 1, 2, 1, 1, 1, frozenset({"avx2"}))
+    assert "VM" not in hw.kernel_choice_note(bare)
+
+
+def test_notebook_00_has_no_hard_coded_machine_facts():
+    src = (Path(__file__).parents[1] / "notebooks" / "00_hardware.py").read_text()
+    for phrase in ("far beyond the", "generic 'AMD EPYC'", "F16C-only", "no faster on this CPU",
+                   "round(pipes_alone)", "round(pipes_shared)"):
+        assert phrase not in src, phrase

@@ -18,8 +18,11 @@ Three parts, in reading order:
 3. **Measurement**: matmul GFLOP/s over sizes and thread counts (:func:`measure_matmul`) and
    memory bandwidth of a copy and a reduction (:func:`measure_bandwidth`), each a list of
    samples (mean ± std over repeats), on CPU or CUDA. :func:`fma_probe` compiles a small C
-   program (when a C compiler is present) that measures the clock and the register-only FMA
-   rate, the ceiling no memory-bound code can reach.
+   program (when a C compiler is present) that measures the clock (a dependent ``imul`` chain,
+   which no core can fold, unlike ``add $1, reg``) and the register-only FMA rate, the ceiling
+   no memory-bound code can reach; :func:`check_probe` rejects implausible readings.
+4. **Sentences** notebook 00 renders from what is detected (:func:`dram_caption`,
+   :func:`low_precision_sentence`, :func:`kernel_choice_note`), tested on recorded machines.
 
 Timing rules: warm up first, take several samples, set the thread count explicitly, and read
 ``/proc/loadavg`` (:func:`load_average`): on a shared machine other jobs steal cores.
@@ -254,8 +257,11 @@ def fma_pipes_guess(cpu: CPUInfo) -> tuple[int, str]:
                        "256-bit FMA per cycle")
         if fam == 0x17:
             return 2, "AMD family 17h model >= 30h = Zen 2: two 256-bit FMA units"
+        if fam == 0x19 and "avx512f" in flags:
+            return 1, ("AMD family 19h with AVX-512 = Zen 4: two 256-bit FMA units, so one "
+                       "512-bit FMA per cycle (AVX-512 runs as two 256-bit halves)")
         if fam == 0x19:
-            return 2, "AMD family 19h = Zen 3/4: two 256-bit FMA units (Zen 4 AVX-512 at half rate)"
+            return 2, "AMD family 19h without AVX-512 = Zen 3: two 256-bit FMA units"
         if fam >= 0x1A:
             return 2, "AMD family 1Ah = Zen 5: two FMA units at full width"
     if cpu.vendor == "GenuineIntel":
@@ -549,11 +555,17 @@ def measure_bandwidth(op: str, nbytes: int, threads: int | None = None, device="
 
 FMA_PROBE_C = r"""
 /* Clock and FMA throughput of one core, from registers only (no memory traffic).
-   clock: a chain of dependent integer adds, 1 cycle each on every x86-64/ARM64 core.
+   clock: a chain of dependent 64-bit register-register multiplies (imul r64, r64), 3 cycles
+          each on every x86-64 core since 2011 (Intel Sandy Bridge on, AMD Zen 1-5): no core
+          can fold, fuse or eliminate them, unlike `add $1, reg` chains, which recent x86 cores
+          fold so that several run per cycle (an earlier version of this probe read 22 GHz).
+          Cross-check: a chain of dependent register-register adds (1 cycle each).
+          On ARM64, `mul` (latency 3 on Cortex-A7x/Neoverse) and `add`.
    FMA:   NACC independent chains acc = acc*a + b on VBYTES-wide vectors, enough chains to
           cover the FMA latency on every pipe, so the pipes never wait.
    Time is this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so time slices lost to other
-   processes on a busy machine do not count; each figure is the best of BURSTS short bursts. */
+   processes on a busy machine do not count; each figure is the best of BURSTS short bursts.
+   Output: imul-chain GHz, add-chain GHz, FMA GFLOP/s, fp32 lanes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -563,6 +575,7 @@ FMA_PROBE_C = r"""
 #define NACC 12
 #define LANES (VBYTES / 4)
 #define BURSTS 7
+#define MUL_LATENCY 3
 typedef float vf __attribute__((vector_size(VBYTES)));
 
 static double cpu_now(void) {
@@ -570,14 +583,31 @@ static double cpu_now(void) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-static double clock_ghz(long iters) {
-    long x = 0;
+static double mul_clock_ghz(long iters) {
+    unsigned long x = 1, m = 3;
     double t0 = cpu_now();
     for (long i = 0; i < iters; i++) {
 #if defined(__x86_64__)
-        __asm__ volatile(".rept 100\n\tadd $1, %0\n\t.endr" : "+r"(x));
+        __asm__ volatile(".rept 100\n\timul %1, %0\n\t.endr" : "+r"(x) : "r"(m));
 #elif defined(__aarch64__)
-        __asm__ volatile(".rept 100\n\tadd %0, %0, #1\n\t.endr" : "+r"(x));
+        __asm__ volatile(".rept 100\n\tmul %0, %0, %1\n\t.endr" : "+r"(x) : "r"(m));
+#else
+        return -1.0;
+#endif
+    }
+    double dt = cpu_now() - t0;
+    if (x == 0) return -1.0;   /* 3^n mod 2^64 is odd, never 0: keeps x alive */
+    return (double)MUL_LATENCY * 100.0 * iters / dt / 1e9;
+}
+
+static double add_clock_ghz(long iters) {
+    long x = 0, one = 1;
+    double t0 = cpu_now();
+    for (long i = 0; i < iters; i++) {
+#if defined(__x86_64__)
+        __asm__ volatile(".rept 100\n\tadd %1, %0\n\t.endr" : "+r"(x) : "r"(one));
+#elif defined(__aarch64__)
+        __asm__ volatile(".rept 100\n\tadd %0, %0, %1\n\t.endr" : "+r"(x) : "r"(one));
 #else
         return -1.0;
 #endif
@@ -605,13 +635,15 @@ static double fma_gflops(long iters, float av, float bv) {
 int main(int argc, char **argv) {
     long iters = argc > 1 ? atol(argv[1]) : 3000000;
     float av = argc > 2 ? (float)atof(argv[2]) : 0.999999f;
-    double ghz = 0, gf = 0;
+    double ghz = 0, add = 0, gf = 0;
     for (int r = 0; r < BURSTS; r++) {   /* alternate, keep the best of each */
-        double g = clock_ghz(iters / 8), f = fma_gflops(iters, av, 1e-7f);
+        double g = mul_clock_ghz(iters / 24), a = add_clock_ghz(iters / 8),
+               f = fma_gflops(iters, av, 1e-7f);
         if (g > ghz) ghz = g;
+        if (a > add) add = a;
         if (f > gf) gf = f;
     }
-    printf("%.6f %.6f %d\n", ghz, gf, LANES);
+    printf("%.6f %.6f %.6f %d\n", ghz, add, gf, LANES);
     return 0;
 }
 """
@@ -679,15 +711,168 @@ def fma_probe(cpu: CPUInfo | None = None, copies: int = 1, iters: int = 3_000_00
             [exe, str(iters)], stdout=subprocess.PIPE, text=True,
             preexec_fn=(lambda c=pin: os.sched_setaffinity(0, {c}))
             if hasattr(os, "sched_setaffinity") else None))
-    clocks, gflops, lanes = [], [], 0
+    clocks, adds, gflops, lanes = [], [], [], 0
     for p in procs:
         out, _ = p.communicate(timeout=timeout)
-        ghz, gf, lanes = out.split()[-3:]
+        ghz, add, gf, lanes = out.split()[-4:]
         clocks.append(float(ghz))
+        adds.append(float(add))
         gflops.append(float(gf))
         lanes = int(lanes)
     if clocks[0] <= 0:
         return None
     fpc = gflops[0] / clocks[0]
-    return {"clock_ghz": clocks, "gflops": gflops, "lanes": lanes, "flop_per_cycle": fpc,
-            "fma_pipes": fpc / (2 * lanes), "copies": copies}
+    return {"clock_ghz": clocks, "add_clock_ghz": adds, "gflops": gflops, "lanes": lanes,
+            "flop_per_cycle": fpc, "fma_pipes": fpc / (2 * lanes), "copies": copies}
+
+
+# --------------------------------------------------------------------------------------------
+# sanity checks on the probe's readings
+# --------------------------------------------------------------------------------------------
+
+CLOCK_RANGE_GHZ = (0.5, 6.0)   # no CPU core of the last 20 years runs outside this
+PIPE_TOLERANCE = 0.2           # a pipe count must read within ±0.2 of a whole number
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    """What the peak formula may use from a probe reading, and why.
+
+    ``clock_ghz`` and ``fma_pipes`` are the values to use (measured when plausible, else the
+    nominal clock / the table's pipes); ``*_measured`` say which; ``warnings`` is what was
+    rejected, in sentences (printed by :func:`check_probe` when ``verbose``)."""
+
+    clock_ghz: float | None
+    clock_measured: bool
+    fma_pipes: int
+    pipes_measured: bool
+    pipes_raw: float | None
+    warnings: tuple = ()
+
+
+def check_probe(probe: dict | None, cpu: CPUInfo, verbose: bool = True,
+                gflops: float | None = None) -> ProbeVerdict:
+    """Sanity-check a :func:`fma_probe` reading against what can be true.
+
+    * clock: the imul-chain clock must lie in :data:`CLOCK_RANGE_GHZ`; otherwise the nominal
+      clock is used. When the register-add chain disagrees by more than 25 %, a warning says
+      so (a core that folds adds reads too high; the multiply chain cannot be folded).
+    * FMA pipes = FMA GFLOP/s / (clock × 2 × lanes) must be a whole number ≥ 1 within
+      :data:`PIPE_TOLERANCE`; a fractional count (a clock that drops while 512-bit FMAs run,
+      a shared core, a wrong clock) falls back to :func:`fma_pipes_guess`.
+    ``gflops`` overrides the probe's own one-copy FMA rate (e.g. the per-CPU rate with every
+    CPU busy). ``probe=None`` (no compiler) gives the nominal clock and the table's pipes.
+    """
+    table_pipes, _ = fma_pipes_guess(cpu)
+    nominal = cpu.nominal_mhz / 1000 if cpu.nominal_mhz else None
+    warns = []
+    if not probe:
+        return ProbeVerdict(nominal, False, table_pipes, False, None, ())
+    lo, hi = CLOCK_RANGE_GHZ
+    ghz = probe["clock_ghz"][0]
+    clock, clock_ok = ghz, lo <= ghz <= hi
+    if not clock_ok:
+        clock = nominal
+        warns.append(f"the probe's clock reading {ghz:.2f} GHz is outside the plausible "
+                     f"{lo}-{hi} GHz, so the nominal {nominal or float('nan'):.2f} GHz is used")
+    add = (probe.get("add_clock_ghz") or [None])[0]
+    if clock_ok and add and abs(add / ghz - 1) > 0.25:
+        warns.append(f"the add chain reads {add:.2f} GHz against the multiply chain's "
+                     f"{ghz:.2f} GHz: this core runs dependent adds faster than one per cycle "
+                     f"(the multiply chain, which cannot be folded, is used)")
+    rate = probe["gflops"][0] if gflops is None else gflops
+    raw = rate / (clock * 2 * probe["lanes"]) if clock else None
+    pipes, pipes_ok = table_pipes, False
+    if raw is not None and round(raw) >= 1 and abs(raw - round(raw)) <= PIPE_TOLERANCE:
+        pipes, pipes_ok = int(round(raw)), True
+    elif raw is not None:
+        warns.append(f"the FMA rate gives {raw:.2f} FMA pipes at {clock:.2f} GHz, not a whole "
+                     f"number (a core that lowers its clock while wide FMAs run, a shared core "
+                     f"or a busy machine), so the table's {table_pipes} pipe(s) are used")
+    if verbose:
+        for w in warns:
+            print(f"WARNING: {w}.")
+    return ProbeVerdict(clock, clock_ok, pipes, pipes_ok, raw, tuple(warns))
+
+
+# --------------------------------------------------------------------------------------------
+# sentences derived from what is detected and measured (notebook 00 renders these)
+# --------------------------------------------------------------------------------------------
+
+def cache_bytes(size: str) -> int:
+    """``'32768K'`` / ``'1M'`` / ``'480 MiB'`` (as /sys and lscpu write them) in bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG])?(?:i?B)?\s*", size)
+    if not m:
+        raise ValueError(f"cache size must look like '32K', '1M' or '480 MiB', got {size!r}")
+    return int(float(m.group(1)) * {None: 1, "K": 2**10, "M": 2**20, "G": 2**30}[m.group(2)])
+
+
+def last_level_cache_bytes(cpu: CPUInfo) -> int | None:
+    """Size of the largest data/unified cache level reported (None when none is)."""
+    data = [(lvl, cache_bytes(size)) for lvl, typ, size, _ in cpu.caches if typ != "Instruction"]
+    return max(data)[1] if data else None
+
+
+def dram_buffer_bytes(cpu: CPUInfo, available_bytes: int, factor: int = 4,
+                      cap_bytes: int = 2**30, floor_bytes: int = 2**26) -> dict:
+    """Size of a buffer that must stream from DRAM: ``factor`` × the last-level cache, rounded
+    up to a power of two, at least ``floor_bytes``, at most ``cap_bytes`` and at most 1/8 of the
+    available memory (a copy needs two buffers). Returns ``nbytes``, ``llc`` (bytes or None),
+    ``times_llc`` and ``capped`` (True when the cap kept it below ``factor`` × the cache)."""
+    if factor < 1 or cap_bytes < 4 or available_bytes < 8:
+        raise ValueError("factor must be >= 1, cap_bytes >= 4 and available_bytes >= 8")
+    llc = last_level_cache_bytes(cpu)
+    want = max(floor_bytes, factor * (llc or 0))
+    want = 1 << (want - 1).bit_length()
+    limit = min(cap_bytes, available_bytes // 8)
+    limit = 1 << (limit.bit_length() - 1)
+    nbytes = min(want, limit)
+    return {"nbytes": nbytes, "llc": llc, "times_llc": nbytes / llc if llc else None,
+            "capped": nbytes < factor * (llc or 0)}
+
+
+def dram_caption(nbytes: int, llc: int | None, factor: int = 4) -> str:
+    """How a buffer of ``nbytes`` relates to the last-level cache, as the caption states it."""
+    mib = f"{nbytes / 2**20:g} MiB"
+    if not llc:
+        return f"{mib} (no cache sizes were reported, so whether it fits in a cache is unknown)"
+    ratio = nbytes / llc
+    if ratio >= factor:
+        return (f"{mib}, {ratio:g}× the {llc / 2**20:g} MiB last-level cache: it streams from "
+                f"DRAM")
+    if ratio > 1:
+        return (f"{mib}, only {ratio:.2g}× the {llc / 2**20:g} MiB last-level cache: part of "
+                f"it may still be served from the cache, so this is an upper bound on DRAM "
+                f"bandwidth")
+    return (f"{mib}, which fits in the {llc / 2**20:g} MiB last-level cache: this is cache "
+            f"bandwidth, not DRAM bandwidth")
+
+
+def low_precision_sentence(flags, ratios: dict | None = None) -> str:
+    """What fp16 and bf16 buy on this CPU: the flags' promise, then the measured matmul rate
+    against fp32 (``ratios``: dtype -> rate / fp32 rate, per CPU-second) when given."""
+    lp = low_precision_support(flags)
+    parts = []
+    for dt in ("fp16", "bf16"):
+        promise = ("native arithmetic (" + lp[dt]["why"].split(":")[0] + ")" if lp[dt]["native"]
+                   else "no native arithmetic")
+        if ratios and dt in ratios:
+            r = ratios[dt]
+            verdict = ("faster than" if r > 1.1 else "slower than" if r < 0.9 else
+                       "about as fast as")
+            parts.append(f"{dt}: {promise}; its matmul measured {r:.2f}× the fp32 rate, "
+                         f"{verdict} fp32")
+        else:
+            parts.append(f"{dt}: {promise}")
+    return "; ".join(parts) + "."
+
+
+def kernel_choice_note(cpu: CPUInfo) -> str:
+    """Why the BLAS kernel may not be the best one for this CPU, from what is detected."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    note = (f"torch dispatches its {cap} kernels here; oneDNN/MKL choose their own by CPUID, "
+            f"and a kernel tuned for another microarchitecture wastes issue slots")
+    if cpu.hypervisor:
+        note += (f"; this is a VM reporting '{cpu.model}' (family {cpu.family}, model "
+                 f"{cpu.model_number}), and a VM may mask flags the host has")
+    return note
