@@ -125,6 +125,22 @@ def _set_lr(opt, step: int, config: dict) -> None:
 # experiment A: synthetic tasks
 
 
+def _train_steps(model: torch.nn.Module, opt, config: dict, step_loss) -> list[float]:
+    """``config["steps"]`` AdamW steps on ``step_loss(step)`` (a fresh batch's loss), with the
+    warm-up/cosine rate of :func:`_set_lr` and gradients clipped at norm 1; returns the losses."""
+    losses = []
+    model.train()
+    for step in range(config["steps"]):
+        _set_lr(opt, step, config)
+        loss = step_loss(step)
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_norm(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def task_accuracy(model: torch.nn.Module, task: str, length: int, batch_size: int, seed: int,
                   max_length: int) -> dict:
     """Accuracy on ``batch_size`` fresh sequences of one length: over the scored positions of
@@ -158,19 +174,14 @@ def train_task(config: dict, ctx=None) -> dict:
                         config["num_layers"], config["num_heads"], L_train, max_length)
     opt = _optimizer(model, config)
     g = generator(config["seed"])
-    losses = []
-    model.train()
-    for step in range(config["steps"]):
-        _set_lr(opt, step, config)
+
+    def step_loss(step: int) -> torch.Tensor:
         length = int(torch.randint(spec.min_length, L_train + 1, (1,), generator=g))
         x, y, mask = length_tasks.make_batch(task, config["batch_size"], length, g,
                                              max_length=max_length)
-        loss = cross_entropy(logits_of(model, x)[mask], y[mask])
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item())
+        return cross_entropy(logits_of(model, x)[mask], y[mask])
+
+    losses = _train_steps(model, opt, config, step_loss)
     train_cpu = time.process_time() - t_cpu
     model.eval()
     tests = {S: task_accuracy(model, task, S, config["test_batch"], 10_000 + S, max_length)
@@ -254,17 +265,12 @@ def train_char_lm(config: dict, ctx=None) -> dict:
                         config["eval_length"])
     opt = _optimizer(model, config)
     g = generator(config["seed"])
-    losses = []
-    model.train()
-    for step in range(config["steps"]):
-        _set_lr(opt, step, config)
+
+    def step_loss(step: int) -> torch.Tensor:
         x, y = get_batch(train, config["batch_size"], config["context"], generator=g)
-        loss = cross_entropy(logits_of(model, x), y)
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item())
+        return cross_entropy(logits_of(model, x), y)
+
+    losses = _train_steps(model, opt, config, step_loss)
     train_cpu = time.process_time() - t_cpu
     model.eval()
     bits = per_position_bits(model, val, config["eval_length"], config["eval_windows"])
