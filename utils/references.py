@@ -190,9 +190,10 @@ def references_markdown(keys: list[str], heading: str = "## References") -> str:
     return "\n".join(lines)
 
 
-def show_references(name: str | None = None) -> list[str]:
+def show_references(name: str | None = None) -> None:
     """Render the References of a notebook: every entry its source cites. ``name`` defaults to
-    the notebook given to ``utils.notebook.start``. Returns the keys."""
+    the notebook given to ``utils.notebook.start``. (Returns nothing, so the list is not echoed
+    as a cell's value; :func:`cited_keys` gives the keys.)"""
     from IPython.display import Markdown, display
 
     from .notebook import current_name
@@ -205,4 +206,3 @@ def show_references(name: str | None = None) -> list[str]:
     if not keys:
         raise ValueError(f"notebook {name} cites no paper; an assertion study needs at least two")
     display(Markdown(references_markdown(keys)))
-    return keys
