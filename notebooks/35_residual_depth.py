@@ -284,10 +284,11 @@ baseline = {k: sum(1 for c in range(1, M + 1) if k % c == 0) / M for k in KS}
 # %%
 fig, ax = plots.subplots(1, 1, width=6.4, height=3.6)
 res = df_a[df_a.residual]
-for L in DEPTHS_A:
+for i, L in enumerate(DEPTHS_A):
     s = res[res.layers == L].groupby("k").acc.agg(["mean", "std"])
-    ax.errorbar(s.index, s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
-                label=f"{L} layer{'s' if L > 1 else ''}")
+    shift = 2 ** (0.04 * (i - (len(DEPTHS_A) - 1) / 2))    # small x offset: equal curves stay visible
+    ax.errorbar(s.index * shift, s["mean"], yerr=s["std"].fillna(0), marker="osD^v"[i % 5],
+                capsize=3, label=f"{L} layer{'s' if L > 1 else ''}")
 for L in NO_RESIDUAL_A:
     s = df_a[(~df_a.residual) & (df_a.layers == L)].groupby("k").acc.agg(["mean", "std"])
     ax.errorbar(s.index, s["mean"], yerr=s["std"].fillna(0), marker="x", ls="--", capsize=3,
