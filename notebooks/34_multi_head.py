@@ -74,7 +74,7 @@ from utils.references import show_references
 from utils.runs import RunStore
 from utils.seeding import generator, seed_everything
 from utils.stance import DecisionRule
-from utils.train.optim import cosine_schedule
+from utils.train.optim import cosine_schedule, optimizer_step
 
 torch.set_num_threads(P.threads)
 store = RunStore("34_multi_head")
@@ -508,13 +508,10 @@ def train_encoder(config, d_in, d_out, pool, sample, loss_fn, evaluate, probe_ba
     warm = max(1, steps // 20)
     c0, t0 = time.process_time(), time.perf_counter()
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_schedule(step, config["lr"], config["lr"] / 10, warm, steps)
         x, y = sample(config["batch"], g)
         loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(opt, loss, cosine_schedule(step, config["lr"], config["lr"] / 10, warm,
+                                                  steps))
         if step % max(1, steps // 50) == 0 or step == steps - 1:
             curve.append((step, loss.item()))
     train_cpu, train_wall = time.process_time() - c0, time.perf_counter() - t0

@@ -316,3 +316,31 @@ def test_shell_entry_point(corpus, capsys):
     bad.write_text(json.dumps({**config(corpus), "max_iter": 3}))
     assert main(["--config", str(bad)]) == 2
     assert "max_iter" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("max_norm", [None, 0.05])
+def test_optimizer_step_equals_the_manual_update(max_norm):
+    from utils.train.optim import AdamW, clip_grad_norm, optimizer_step
+
+    def setup():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        return model, AdamW(model.parameters(), lr=1.0)
+
+    x = torch.randn(16, 4)
+    a, opt_a = setup()
+    b, opt_b = setup()
+    for step in range(3):
+        lr = 0.01 * (step + 1)
+        norm = optimizer_step(opt_a, a(x).pow(2).mean(), lr, max_norm=max_norm)
+        for group in opt_b.param_groups:          # the loop it replaces, written out
+            group["lr"] = lr
+        loss = b(x).pow(2).mean()
+        opt_b.zero_grad()
+        loss.backward()
+        ref = clip_grad_norm(b.parameters(), max_norm) if max_norm is not None else None
+        opt_b.step()
+        assert all(g["lr"] == lr for g in opt_a.param_groups)
+        assert (norm is None) == (ref is None) and (norm is None or torch.equal(norm, ref))
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)

@@ -41,7 +41,7 @@ from ..nn.lstm import LSTMLM, lstm_lm_parameter_count
 from ..nn.transformer_lm import TransformerConfig, TransformerLM
 from ..seeding import generator, seed_everything
 from .lm import cross_entropy, get_batch
-from .optim import AdamW, clip_grad_norm, cosine_schedule
+from .optim import AdamW, cosine_schedule, optimizer_step
 
 TRANSFORMER_POSITIONS = ("sinusoidal", "learned", "rope", "alibi", "none")
 MODELS = TRANSFORMER_POSITIONS + ("lstm",)
@@ -114,11 +114,9 @@ def _optimizer(model, config):
     return AdamW(model.parameters(), lr=config["lr"], betas=(0.9, 0.98), weight_decay=0.0)
 
 
-def _set_lr(opt, step: int, config: dict) -> None:
+def _lr(step: int, config: dict) -> float:
     T = config["steps"]
-    lr = cosine_schedule(step, config["lr"], config["lr"] / 10, max(1, T // 20), T)
-    for group in opt.param_groups:
-        group["lr"] = lr
+    return cosine_schedule(step, config["lr"], config["lr"] / 10, max(1, T // 20), T)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,16 +125,12 @@ def _set_lr(opt, step: int, config: dict) -> None:
 
 def _train_steps(model: torch.nn.Module, opt, config: dict, step_loss) -> list[float]:
     """``config["steps"]`` AdamW steps on ``step_loss(step)`` (a fresh batch's loss), with the
-    warm-up/cosine rate of :func:`_set_lr` and gradients clipped at norm 1; returns the losses."""
+    warm-up/cosine rate of :func:`_lr` and gradients clipped at norm 1; returns the losses."""
     losses = []
     model.train()
     for step in range(config["steps"]):
-        _set_lr(opt, step, config)
         loss = step_loss(step)
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, _lr(step, config), max_norm=1.0)
         losses.append(loss.item())
     return losses
 

@@ -126,3 +126,24 @@ def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float,
     for g in grads:
         g.detach().mul_(scale.to(g.dtype))
     return total
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Give every parameter group of ``optimizer`` the learning rate ``lr``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float,
+                   max_norm: float | None = None) -> torch.Tensor | None:
+    """One update of the training loops (notebooks 30, 31, 34, 35): set the learning rate,
+    back-propagate ``loss`` from fresh gradients, clip their global norm at ``max_norm`` (None: no
+    clipping) and step. Returns the norm before clipping, or None without clipping."""
+    set_lr(optimizer, lr)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = None
+    if max_norm is not None:
+        norm = clip_grad_norm([p for g in optimizer.param_groups for p in g["params"]], max_norm)
+    optimizer.step()
+    return norm

@@ -23,7 +23,7 @@ from ..data import pointer_chasing as pc
 from ..nn.encoder import TokenEncoder
 from ..nn.transformer_lm import TransformerConfig
 from .lm import cross_entropy
-from .optim import AdamW, clip_grad_norm, cosine_schedule
+from .optim import AdamW, cosine_schedule, optimizer_step
 
 DEFAULTS = {"m": 12, "ks": [1, 2, 4, 8], "d_model": 64, "num_heads": 4, "num_layers": 3,
             "steps": 1000, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.01,
@@ -86,14 +86,10 @@ def train_pointer(config: dict, ctx=None) -> dict:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     model.train()
     for it in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = cosine_schedule(it, c["lr"], c["lr"] / 10, warmup, steps)
         tokens, targets, _, _ = pc.sample_batch(c["batch_size"], c["m"], c["ks"], gen)
         loss = pair_loss(model(pc.one_hot_inputs(tokens, c["m"], k_max)), targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, cosine_schedule(it, c["lr"], c["lr"] / 10, warmup, steps),
+                       max_norm=1.0)
         losses.append(loss.item())
     cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
     return {"model_state": {k: v.detach().clone() for k, v in model.state_dict().items()},

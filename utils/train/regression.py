@@ -33,7 +33,7 @@ from ..nn.continuous import FeatureTokenizer, Forecaster, RevIN, ScalarTokenizer
 from ..nn.encoder import TokenEncoder
 from ..nn.transformer_lm import TransformerConfig
 from ..seeding import seed_everything
-from .optim import AdamW, clip_grad_norm, cosine_schedule
+from .optim import AdamW, cosine_schedule, optimizer_step
 
 #: the norm arms of the study: name -> (norm_position, norm_type)
 ARMS = {
@@ -71,13 +71,9 @@ def fit(model: torch.nn.Module, Xtr, Ytr, Xva, Yva, *, steps: int, batch_size: i
     for t in range(1, steps + 1):
         model.train()
         idx = torch.randint(0, n, (bs,), generator=g)
-        for group in opt.param_groups:
-            group["lr"] = cosine_schedule(t, lr, 0.1 * lr, warmup, steps)
         loss = torch.mean((model(Xtr[idx]) - Ytr[idx]) ** 2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gn = clip_grad_norm(model.parameters(), clip)
-        opt.step()
+        gn = optimizer_step(opt, loss, cosine_schedule(t, lr, 0.1 * lr, warmup, steps),
+                            max_norm=clip)
         run_loss, run_gn, k = run_loss + loss.item(), max(run_gn, gn.item()), k + 1
         if t % eval_every == 0 or t == steps:
             model.eval()
