@@ -8,6 +8,8 @@
 #   make report                      run, then build/report/report.html and report.pdf
 #   make test                        unit tests, smoke runs of every notebook, hygiene checks
 #   make bench                       benchmarks: ratios against references, side by side
+#   make student                     build/student/: the pack with its exercises cut out
+#   make grade [STUDENT=path] [EXERCISES="lstm_cell ..."]   grade an edition with the pack's tests
 #   make clean                       remove build/ and figures/ (the run store is kept)
 
 SHELL := /bin/bash
@@ -21,13 +23,15 @@ NOTEBOOKS ?=
 KEEP_GOING ?=
 FORCE ?=
 BENCH ?=
+STUDENT ?=
+EXERCISES ?=
 PYTEST_WORKERS ?= 2
 
 RUN_FLAGS := --profile "$(PROFILE)" --seeds "$(SEEDS)" \
 	$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) \
 	$(if $(KEEP_GOING),--keep-going) $(if $(FORCE),--force)
 
-.PHONY: setup lab run report html pdf-deps test bench notebooks clean distclean
+.PHONY: setup lab run report html pdf-deps test bench notebooks student grade clean distclean
 
 setup: $(STAMP)
 
@@ -85,6 +89,15 @@ test: setup pdf-deps
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH)
+
+# The student edition (utils/student.py; points and tests per exercise in grading.toml).
+# `make grade` grades the pack itself; exit status 0 only with full points.
+student: setup
+	$(BIN)/python -m utils.student build
+
+grade: setup
+	$(BIN)/python -m utils.student grade $(if $(STUDENT),--student "$(STUDENT)") \
+		$(if $(EXERCISES),--exercise $(EXERCISES))
 
 clean:
 	rm -rf build figures/*/

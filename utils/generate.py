@@ -40,6 +40,9 @@ def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """
     if not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    # >>> exercise: top_p
+    # hint: sort descending; keep a token while the mass ranked strictly above it is < top_p (the
+    # hint: first always); scatter back to vocabulary order; zero the rest, renormalise.
     sorted_p, order = probs.sort(dim=-1, descending=True)                 # (..., V)
     mass_before = sorted_p.double().cumsum(dim=-1) - sorted_p.double()
     keep_sorted = mass_before < top_p
@@ -47,6 +50,7 @@ def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
     kept = probs * keep
     return kept / kept.sum(dim=-1, keepdim=True)
+    # <<< exercise
 
 
 def next_token_distribution(logits: torch.Tensor, temperature: float = 1.0,

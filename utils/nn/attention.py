@@ -57,15 +57,21 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     if D % n_heads:
         raise ValueError(f"d_model={D} is not divisible by n_heads={n_heads}; choose n_heads "
                          f"among the divisors of {D}")
+    # >>> exercise: split_merge_heads
+    # hint: (B, S, h*d_k) -> (B, h, S, d_k): head i gets features i*d_k ... (i+1)*d_k - 1.
     return x.view(B, S, n_heads, D // n_heads).transpose(1, 2)      # (B, h, S, d_k)
+    # <<< exercise
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """(B, h, S, d_k) -> (B, S, h·d_k): the concatenation Concat(head_1, ..., head_h)."""
     if x.dim() != 4:
         raise ValueError(f"merge_heads expects (B, h, S, d_k), got shape {tuple(x.shape)}")
+    # >>> exercise: split_merge_heads
+    # hint: the inverse of split_heads: (B, h, S, d_k) -> (B, S, h*d_k).
     B, H, S, d = x.shape
     return x.transpose(1, 2).reshape(B, S, H * d)                   # (B, S, h·d_k)
+    # <<< exercise
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -92,6 +98,9 @@ class MultiHeadSelfAttention(nn.Module):
         """x (B, S, d_model) -> (B, S, d_model) [and the weights (B, h, S, S)]."""
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"expected input (B, S, {self.d_model}), got {tuple(x.shape)}")
+        # >>> exercise: mha_forward
+        # hint: W_q, W_k, W_v, split_heads, causal_mask if causal, scaled_dot_product_attention
+        # hint: (return_weights=True), merge_heads, W_o; return y [and the weights].
         S = x.shape[1]
         q = split_heads(self.W_q(x), self.n_heads)                   # (B, h, S, d_k)
         k = split_heads(self.W_k(x), self.n_heads)                   # (B, h, S, d_k)
@@ -100,6 +109,7 @@ class MultiHeadSelfAttention(nn.Module):
         out, weights = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
         y = self.W_o(merge_heads(out))                               # (B, S, d_model)
         return (y, weights) if return_weights else y
+        # <<< exercise
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadSelfAttention":

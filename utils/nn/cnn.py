@@ -71,16 +71,23 @@ def conv_output_size(n: int, kernel: int = KERNEL, stride: int = 1, padding: int
     if n + 2 * padding < kernel:
         raise ValueError(f"a {kernel}×{kernel} kernel does not fit a {n}×{n} map with padding "
                          f"{padding}")
+    # >>> exercise: cnn_padding
+    # hint: n' = floor((n + 2p - k) / s) + 1.
     return (n + 2 * padding - kernel) // stride + 1
+    # <<< exercise
 
 
 def feature_map_sizes(conv_type: str, image_size: int = 32) -> list[int]:
     """Spatial size after each layer, input first: e.g. [32, 30, 14, 6, 2] for 'valid'."""
     padding, _ = check_conv_type(conv_type)
+    # >>> exercise: cnn_padding
+    # hint: the padding of conv_type (check_conv_type), then conv_output_size layer after layer
+    # hint: with the STRIDES; input size first.
     sizes = [image_size]
     for s in STRIDES:
         sizes.append(conv_output_size(sizes[-1], KERNEL, s, padding))
     return sizes
+    # <<< exercise
 
 
 def check_images(x: torch.Tensor, channels: int, size: int | None = None,

@@ -27,10 +27,14 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     NaN there). Any finite row sums to at least exp(0) = 1, so clamping the sum at 1 changes
     nothing else.
     """
+    # >>> exercise: softmax
+    # hint: subtract the (detached) max along dim before exp; a row that is all -inf must give
+    # hint: zeros, not NaN: replace a non-finite max by 0 and clamp the sum at >= 1.
     m = x.amax(dim=dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
     e = torch.exp(x - m)
     return e / e.sum(dim=dim, keepdim=True).clamp_min(1.0)
+    # <<< exercise
 
 
 def causal_mask(s_q: int, s_k: int | None = None, device=None) -> torch.Tensor:
@@ -38,10 +42,14 @@ def causal_mask(s_q: int, s_k: int | None = None, device=None) -> torch.Tensor:
 
     With S_k > S_q (a KV cache holding earlier tokens) the queries are the last S_q positions.
     """
+    # >>> exercise: causal_attention
+    # hint: boolean (S_q, S_k), True where key j <= query i; with S_k > S_q the queries are the
+    # hint: last S_q positions (shift i by S_k - S_q).
     s_k = s_q if s_k is None else s_k
     i = torch.arange(s_q, device=device)[:, None] + (s_k - s_q)
     j = torch.arange(s_k, device=device)[None, :]
     return j <= i
+    # <<< exercise
 
 
 def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
@@ -62,6 +70,10 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     weights]. ``bias``: an additive term broadcastable to (…, S_q, S_k), e.g. ALiBi's. A query
     that may attend to no key gets output 0 and zero gradients, as in torch (:func:`softmax`)."""
     check_qkv(q, k, v)
+    # >>> exercise: sdpa
+    # hint: scores = q k^T / sqrt(d_k) (+ bias); masked_fill -inf where mask is False (the mask
+    # hint: must be boolean: TypeError otherwise); weights = softmax (this module's); out = weights
+    # hint: v.
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])     # (…, S_q, S_k)
     if bias is not None:
         scores = scores + bias
@@ -72,3 +84,4 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     weights = softmax(scores, dim=-1)                              # (…, S_q, S_k)
     out = weights @ v                                              # (…, S_q, d_v)
     return (out, weights) if return_weights else out
+    # <<< exercise

@@ -121,16 +121,22 @@ def in_degree(edge_index: torch.Tensor, num_nodes: int, dtype=torch.float32) -> 
 def make_adjacency_matrix(edge_index, num_nodes: int, dtype=torch.float32) -> torch.Tensor:
     """Dense A (N, N) with A[i, j] = number of edges j → i (message from j to i)."""
     edge_index = check_edge_index(edge_index, num_nodes)
+    # >>> exercise: gcn_matrix
+    # hint: dense (N, N), A[i, j] = number of edges j -> i (duplicates count; accumulate).
     A = torch.zeros(num_nodes, num_nodes, dtype=dtype, device=edge_index.device)
     ones = torch.ones(edge_index.shape[1], dtype=dtype, device=edge_index.device)
     return A.index_put_((edge_index[1], edge_index[0]), ones, accumulate=True)
+    # <<< exercise
 
 
 def make_inverted_degree_matrix(edge_index, num_nodes: int, dtype=torch.float32) -> torch.Tensor:
     """Dense diagonal D⁻¹ (N, N), D_ii = |N(i)|; a node without incoming edges gets 1."""
     edge_index = check_edge_index(edge_index, num_nodes)
+    # >>> exercise: gcn_matrix
+    # hint: diagonal 1/|N(i)| (in-degree, in_degree helper); a node without in-edges gets 1.
     deg = in_degree(edge_index, num_nodes, dtype).clamp(min=1.0)
     return torch.diag(1.0 / deg)
+    # <<< exercise
 
 
 def laplacian(edge_index, num_nodes: int) -> torch.Tensor:
@@ -176,16 +182,23 @@ class MessageGraphConvolution(_GraphConvolution):
     @staticmethod
     def message(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         """m_i = (1/|N(i)|) Σ_{j→i} h_j, shape (N, F); 0 for a node without incoming edges."""
+        # >>> exercise: gcn_message
+        # hint: gather x at the sources, sum at the destinations (index_add_), divide by the in-
+        # hint: degree (at least 1): the mean of the incoming neighbours, (N, F).
         src, dst = edge_index                               # (E,), (E,)
         messages = x[src]                                   # (E, F): h_j travels along j → i
         summed = torch.zeros_like(x).index_add_(0, dst, messages)        # (N, F)
         deg = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         deg.index_add_(0, dst, torch.ones_like(dst, dtype=x.dtype))
         return summed / deg.clamp(min=1.0)[:, None]
+        # <<< exercise
 
     def update(self, x: torch.Tensor, messages: torch.Tensor) -> torch.Tensor:
         """h_i' = W m_i + B h_i, shape (N, out)."""
+        # >>> exercise: gcn_message
+        # hint: h_i' = W m_i + B h_i: messages @ W^T plus self.self_part(x).
         return messages @ self.W.T + self.self_part(x)
+        # <<< exercise
 
     def forward(self, x, edge_index):
         _, edge_index = self._check(x, edge_index)
@@ -200,10 +213,13 @@ class MatrixGraphConvolution(_GraphConvolution):
 
     def forward(self, x, edge_index):
         n, edge_index = self._check(x, edge_index)
+        # >>> exercise: gcn_matrix
+        # hint: H' = D^-1 A H W^T + H B^T (self.self_part); multiply right to left: O(N^2 out).
         A = self.make_adjacency_matrix(edge_index, n, x.dtype)                 # (N, N)
         D_inv = self.make_inverted_degree_matrix(edge_index, n, x.dtype)       # (N, N)
         # D⁻¹ (A (H Wᵀ)): right to left keeps every product at O(N² · out), never O(N³)
         return D_inv @ (A @ (x @ self.W.T)) + self.self_part(x)
+        # <<< exercise
 
 
 def normalized_sparse_adjacency(edge_index: torch.Tensor, num_nodes: int,
@@ -232,6 +248,9 @@ class SparseGraphConvolution(_GraphConvolution):
 def segment_softmax(scores: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
     """Softmax of ``scores`` (E, H) over the entries that share ``index`` (E,) (a node's incoming
     edges). The per-segment maximum is subtracted first, so nothing overflows."""
+    # >>> exercise: gat
+    # hint: softmax of scores (E, H) over edges with the same destination: subtract each segment's
+    # hint: max (scatter_reduce amax), exp, divide by the segment sums (index_add_).
     idx = index[:, None].expand_as(scores)
     m = torch.full((num_segments, scores.shape[1]), -math.inf, dtype=scores.dtype,
                    device=scores.device)
@@ -239,6 +258,7 @@ def segment_softmax(scores: torch.Tensor, index: torch.Tensor, num_segments: int
     ex = torch.exp(scores - m[index].detach())                                   # (E, H)
     denom = torch.zeros_like(m).index_add_(0, index, ex)                          # (N, H)
     return ex / denom[index]
+    # <<< exercise
 
 
 class GraphAttention(nn.Module):
@@ -276,6 +296,10 @@ class GraphAttention(nn.Module):
         n = check_features(x, self.in_features, "GraphAttention")
         edge_index = check_edge_index(edge_index, n)
         edge_index = add_self_loops(remove_self_loops(edge_index), n)          # (2, E')
+        # >>> exercise: gat
+        # hint: z = x W^T as (N, H, F); e_ij = LeakyReLU(a_dst . z_i + a_src . z_j) per edge j ->
+        # hint: i; alpha = segment_softmax over each node's in-edges; dropout on alpha; out_i =
+        # hint: sum_j alpha_ij z_j; concat heads (N, H*F) or average them (N, F).
         src, dst = edge_index
         z = (x @ self.W.T).view(n, self.heads, self.out_features)              # (N, H, F)
         s_dst = (z * self.a_dst).sum(-1)                                       # (N, H)
@@ -286,6 +310,7 @@ class GraphAttention(nn.Module):
         out = torch.zeros_like(z).index_add_(0, dst, a[..., None] * z[src])    # (N, H, F)
         out = out.reshape(n, -1) if self.concat else out.mean(1)
         return (out, (edge_index, alpha)) if return_attention else out
+        # <<< exercise
 
     def extra_repr(self):
         return (f"{self.in_features}, {self.out_features}, heads={self.heads}, "

@@ -52,6 +52,10 @@ class LayerNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
+        # >>> exercise: layer_norm_fast
+        # hint: flatten to (N, n); x_hat = (x - mean) * rsqrt(biased var + eps); save what the
+        # hint: backward below needs (x_hat, rstd, weight); return x_hat * weight + bias, x's
+        # hint: shape.
         n = x.shape[-1]
         x2 = x.reshape(-1, n)                                          # (N, n)
         centered = x2 - x2.mean(dim=-1, keepdim=True)
@@ -60,10 +64,14 @@ class LayerNormFunction(torch.autograd.Function):
         x_hat = centered.mul_(rstd)
         ctx.save_for_backward(x_hat, rstd, weight)
         return torch.addcmul(bias, x_hat, weight).view(x.shape)
+        # <<< exercise
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
+        # >>> exercise: layer_norm_fast
+        # hint: the class docstring has the gradient: dx = r (g - mean(g) - x_hat mean(g x_hat)), g
+        # hint: = dy * weight; return (dx, d weight, d bias, None for eps).
         x_hat, rstd, weight = ctx.saved_tensors
         n = x_hat.shape[-1]
         dy = grad_out.reshape(x_hat.shape)                             # (N, n)
@@ -73,6 +81,7 @@ class LayerNormFunction(torch.autograd.Function):
         dx = torch.addcmul(-mean_g, dy, weight)                        # g − mean(g)
         dx.addcmul_(x_hat, mean_gx, value=-1).mul_(rstd)
         return dx.view(grad_out.shape), dy_x_hat.sum(0), dy.sum(0), None
+        # <<< exercise
 
 
 class LayerNorm(nn.Module):
@@ -95,10 +104,14 @@ class LayerNorm(nn.Module):
                              f"shape {tuple(inputs.shape)}")
         if self.fast:
             return LayerNormFunction.apply(inputs, self.weight, self.bias, self.eps)
+        # >>> exercise: layer_norm
+        # hint: mean and *biased* variance over the last dim (not torch.var's default, not
+        # hint: torch.layer_norm); (x - mean) / sqrt(var + eps) * weight + bias.
         mean = inputs.mean(dim=-1, keepdim=True)                          # E[x]   (..., 1)
         centered = inputs - mean
         var = (centered * centered).mean(dim=-1, keepdim=True)            # biased (..., 1)
         return centered * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        # <<< exercise
 
 
 class MultiHeadedAttention(nn.Module):
@@ -127,15 +140,26 @@ class MultiHeadedAttention(nn.Module):
         if D % self.num_heads:
             raise ValueError(f"the last dimension ({D}) must be a multiple of num_heads="
                              f"{self.num_heads}")
+        # >>> exercise: split_merge_heads
+        # hint: (B, S, m*d) -> (B, m, S, d), y[b, j, s, l] = x[b, s, d*j + l]: a view, then a
+        # hint: transpose.
         return tensor.view(B, S, self.num_heads, D // self.num_heads).transpose(1, 2)
+        # <<< exercise
 
     def merge_heads(self, tensor: torch.Tensor) -> torch.Tensor:
         """(B, m, S, dim) → (B, S, m·dim), the inverse of :meth:`split_heads`."""
+        # >>> exercise: split_merge_heads
+        # hint: the exact inverse of split_heads: transpose back, then reshape.
         B, H, S, dim = tensor.shape
         return tensor.transpose(1, 2).reshape(B, S, H * dim)
+        # <<< exercise
 
     def get_attention_weights(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """softmax(q kᵀ / √d) with the causal mask, for every head: (B, m, S, S)."""
+        # >>> exercise: causal_attention
+        # hint: scores q k^T / sqrt(head_size) (B, m, S, S); -inf where the key is after the query
+        # hint: (utils.nn.functional.causal_mask); softmax over the keys (torch.softmax if
+        # hint: self.fast).
         S = queries.shape[-2]
         scores = queries @ keys.transpose(-2, -1) / math.sqrt(self.head_size)   # (B, m, S, S)
         allowed = causal_mask(S, keys.shape[-2], device=scores.device)          # (S, S)
@@ -143,22 +167,30 @@ class MultiHeadedAttention(nn.Module):
         if self.fast:
             return torch.softmax(scores, dim=-1)
         return softmax(scores, dim=-1)
+        # <<< exercise
 
     def apply_attention(self, queries: torch.Tensor, keys: torch.Tensor,
                         values: torch.Tensor):
         """concat(A_1 v_1, …, A_m v_m): outputs (B, S, m·d) and the weights (B, m, S, S)."""
+        # >>> exercise: causal_attention
+        # hint: weights from get_attention_weights, times the values, heads merged: (B, S, m*d).
         attn_weights = self.get_attention_weights(queries, keys)    # (B, m, S, S)
         attended = attn_weights @ values                             # (B, m, S, d)
         return self.merge_heads(attended), attn_weights
+        # <<< exercise
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
         """(B, S, d_model) inputs → output (B, S, d_model), attn_weights (B, m, S, S) detached."""
+        # >>> exercise: mha_forward
+        # hint: project with W_Q, W_K, W_V (biases included), split the heads, apply_attention,
+        # hint: then W_O; return the output and the attention weights detached.
         q = self.split_heads(self.W_Q(queries))                      # (B, m, S, d)
         k = self.split_heads(self.W_K(keys))
         v = self.split_heads(self.W_V(values))
         context, attn_weights = self.apply_attention(q, k, v)       # (B, S, m·d)
         outputs = self.W_O(context)                                  # (B, S, d_model)
         return outputs, attn_weights.detach()
+        # <<< exercise
 
 
 class Block(nn.Module):
@@ -221,11 +253,15 @@ class Decoder(nn.Module):
 
 def create_sinusoidal_embeddings(n_positions: int, dimension: int) -> torch.Tensor:
     """(n_positions, dimension): sin(pos / 10000^(k/d)) at i = 2k, cos(…) at i = 2k + 1."""
+    # >>> exercise: sinusoidal_embeddings
+    # hint: angle(pos, i) = pos / 10000^(k/d) with k = i // 2 (the seed's formula, computed in
+    # hint: float64); sin at even i, cos at odd i; return float32 (n_positions, dimension).
     pos = torch.arange(n_positions, dtype=torch.float64)[:, None]          # (P, 1)
     k = torch.arange(dimension, dtype=torch.float64)[None, :] // 2         # (1, d): i // 2
     angles = pos / torch.pow(10000.0, k / dimension)                       # (P, d)
     even = (torch.arange(dimension) % 2 == 0)[None, :]
     return torch.where(even, torch.sin(angles), torch.cos(angles)).float()
+    # <<< exercise
 
 
 class GPTEmbedding(nn.Module):
@@ -246,7 +282,10 @@ class GPTEmbedding(nn.Module):
         if S > self.position_encoding.shape[0]:
             raise ValueError(f"sequence length {S} exceeds n_max_positions="
                              f"{self.position_encoding.shape[0]}")
+        # >>> exercise: gpt_forward
+        # hint: token embedding plus the first S rows of the position_encoding buffer.
         return self.tokens(tokens) + self.position_encoding[:S]            # (B, S, d)
+        # <<< exercise
 
 
 class GPT(nn.Module):
@@ -281,10 +320,14 @@ class GPT(nn.Module):
             raise ValueError(f"x must be token ids of shape (batch, seq_len), got {tuple(x.shape)}")
         if not 0 <= from_position < x.shape[1]:
             raise ValueError(f"from_position must be in [0, {x.shape[1]}), got {from_position}")
+        # >>> exercise: gpt_forward
+        # hint: embedding -> decoder (pass from_position) -> classifier; return the logits and the
+        # hint: decoder's (hidden_states, attentions).
         h = self.embedding(x)                                   # (B, S, d)
         h, (hidden_states, attentions) = self.decoder(h, from_position)
         logits = self.classifier(h)                             # (B, S, V)
         return logits, (hidden_states, attentions)
+        # <<< exercise
 
 
 def mha_parameter_count(num_heads: int, head_size: int, bias: bool = True) -> int:

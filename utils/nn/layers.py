@@ -59,7 +59,10 @@ class Linear(nn.Module):
         trunc_normal_(self.weight, math.sqrt(2.0 / (d_in + d_out)) if std is None else std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # >>> exercise: linear_embedding
+        # hint: y = x W^T for W of shape (d_out, d_in); no bias, no torch.nn.functional.linear.
         return x @ self.weight.T                                  # (..., d_in) -> (..., d_out)
+        # <<< exercise
 
     def extra_repr(self) -> str:
         return f"d_in={self.d_in}, d_out={self.d_out}, bias=False"
@@ -88,7 +91,10 @@ class Embedding(nn.Module):
                 f"token ids must lie in [0, {self.num_embeddings - 1}] (the table has "
                 f"{self.num_embeddings} rows); got values from {int(token_ids.min())} to "
                 f"{int(token_ids.max())}")
+        # >>> exercise: linear_embedding
+        # hint: a row lookup in self.weight (no torch.nn.functional.embedding).
         return self.weight[token_ids]                              # (...) -> (..., d)
+        # <<< exercise
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"
@@ -108,10 +114,14 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d_model, device=device, dtype=dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # >>> exercise: rmsnorm
+        # hint: compute in float32 (or wider: torch.promote_types), x / sqrt(mean(x^2) + eps) *
+        # hint: weight over the last dim, cast back to the input dtype.
         in_dtype = x.dtype
         x = x.to(torch.promote_types(in_dtype, torch.float32))
         inv_rms = torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)   # (..., 1)
         return (x * inv_rms * self.weight).to(in_dtype)
+        # <<< exercise
 
     def extra_repr(self) -> str:
         return f"{self.d_model}, eps={self.eps}"
@@ -130,6 +140,9 @@ class LayerNorm(nn.Module):
             else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # >>> exercise: layer_norm
+        # hint: as gpt.LayerNorm but computed in float32 (or wider) and cast back; bias may be
+        # hint: None.
         in_dtype = x.dtype
         x = x.to(torch.promote_types(in_dtype, torch.float32))
         mu = x.mean(dim=-1, keepdim=True)
@@ -138,6 +151,7 @@ class LayerNorm(nn.Module):
         if self.bias is not None:
             y = y + self.bias
         return y.to(in_dtype)
+        # <<< exercise
 
     def extra_repr(self) -> str:
         return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}"
@@ -206,7 +220,10 @@ def make_norm(norm_type: str, d_model: int, eps: float = 1e-5) -> nn.Module:
 
 def silu(x: torch.Tensor) -> torch.Tensor:
     """SiLU / Swish: x · σ(x)."""
+    # >>> exercise: swiglu
+    # hint: SiLU(x) = x * sigmoid(x).
     return x * torch.sigmoid(x)
+    # <<< exercise
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
@@ -247,7 +264,10 @@ class SwiGLU(nn.Module):
         self.w3 = Linear(d_model, d_ff)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # >>> exercise: swiglu
+        # hint: W2 (SiLU(W1 x) * W3 x) with this module's silu.
         return self.w2(silu(self.w1(x)) * self.w3(x))              # (..., d) -> (..., d)
+        # <<< exercise
 
 
 class FeedForward(nn.Module):

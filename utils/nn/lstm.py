@@ -58,6 +58,9 @@ class LSTMCell(nn.Module):
         return [self.input_gate, self.forget_gate, self.candidate_cell, self.output_gate]
 
     def forward(self, x: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor]):
+        # >>> exercise: lstm_cell
+        # hint: concatenate [x_t; h_{t-1}] (dim 1); sigmoid of input_gate, forget_gate and
+        # hint: output_gate, tanh of candidate_cell; c_t = f*c + i*c~, h_t = o*tanh(c_t).
         h, c = hx                                               # (B, d_h), (B, d_h)
         combined = torch.cat([x, h], dim=1)                     # (B, d_x + d_h)
         i_t = torch.sigmoid(self.input_gate(combined))          # (B, d_h)
@@ -67,6 +70,7 @@ class LSTMCell(nn.Module):
         c_t = f_t * c + i_t * c_tilde
         h_t = o_t * torch.tanh(c_t)
         return h_t, c_t
+        # <<< exercise
 
     def fused_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The four gates as one linear map: weight (4 d_h, d_x + d_h), bias (4 d_h,) or None."""
@@ -78,12 +82,16 @@ class LSTMCell(nn.Module):
 def fused_step(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight: torch.Tensor,
                bias: torch.Tensor | None):
     """The cell's equations with the gates stacked: one matrix product per time step."""
+    # >>> exercise: lstm_cell
+    # hint: the same cell with the four gates stacked (order i, f, g, o as in torch.nn.LSTM):
+    # hint: one product [x; h] @ weight.t() (+ bias, e.g. torch.addmm), then z.chunk(4, dim=1).
     combined = torch.cat([x, h], dim=1)                                  # (B, d_x + d_h)
     z = combined @ weight.t() if bias is None else torch.addmm(bias, combined, weight.t())
     i, f, g, o = z.chunk(4, dim=1)                                       # 4 × (B, d_h)
     c_t = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_t = torch.sigmoid(o) * torch.tanh(c_t)
     return h_t, c_t
+    # <<< exercise
 
 
 class LSTM(nn.Module):
@@ -108,6 +116,12 @@ class LSTM(nn.Module):
             raise ValueError(f"x must have shape (batch, seq_len, {self.input_size}), got "
                              f"{tuple(x.shape)}")
         B, S, _ = x.shape
+        # >>> exercise: lstm_stack
+        # hint: no hx: zero states (L, B, d_h) on x's device and dtype (x.new_zeros); else check
+        # hint: that h0, c0 have that shape (ValueError naming it). Per layer, loop over time
+        # hint: (x.unbind(dim=1)) with the cell, or fused_step(..., *cell.fused_parameters()) if
+        # hint: self.fused; stack the h_t into (B, S, d_h) as the next layer's input; dropout
+        # hint: between layers only. Return output (B, S, d_h), (h_n, c_n) each (L, B, d_h).
         if hx is None:                                   # zero states, same device and dtype
             h0 = x.new_zeros(self.num_layers, B, self.hidden_size)
             c0 = x.new_zeros(self.num_layers, B, self.hidden_size)
@@ -137,6 +151,7 @@ class LSTM(nn.Module):
             if self.dropout_layer is not None and layer_idx < self.num_layers - 1:
                 output = self.dropout_layer(output)       # between layers, not after the last
         return output, (torch.stack(h_n), torch.stack(c_n))
+        # <<< exercise
 
 
 class LSTMLM(nn.Module):
@@ -165,10 +180,14 @@ class LSTMLM(nn.Module):
         ``from_position``: logits only for positions ≥ from_position (the recurrence still runs
         over every position), as for the GPT.
         """
+        # >>> exercise: lstm_lm
+        # hint: embedding -> self.lstm (with hidden_states) -> classifier on the positions
+        # hint: from `from_position` on; return logits (not probabilities) and the LSTM's (h, c).
         embeddings = self.embedding(x)                               # (B, S, d_e)
         outputs, (h, c) = self.lstm(embeddings, hidden_states)       # (B, S, d_h)
         logits = self.classifier(outputs[:, from_position:])         # (B, S', V)
         return logits, (h, c)
+        # <<< exercise
 
 
 def lstm_parameter_count(d_x: int, d_h: int, num_layers: int, bias: bool = True) -> int:

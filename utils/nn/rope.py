@@ -57,10 +57,13 @@ def rope_angles(d_k: int, max_seq_len: int, theta: float = 10000.0) -> torch.Ten
         raise ValueError(f"max_seq_len must be >= 1, got {max_seq_len}")
     if theta <= 0:
         raise ValueError(f"theta must be > 0, got {theta}")
+    # >>> exercise: rope
+    # hint: theta_{m,k} = m * theta^(-2k/d_k) for k < d_k/2, in float64: (max_seq_len, d_k/2).
     k = torch.arange(d_k // 2, dtype=torch.float64)
     inv_freq = theta ** (-2.0 * k / d_k)                             # (d_k/2,)
     m = torch.arange(max_seq_len, dtype=torch.float64)
     return torch.outer(m, inv_freq)                                  # (S_max, d_k/2)
+    # <<< exercise
 
 
 class RotaryPositionalEmbedding(nn.Module):
@@ -87,12 +90,17 @@ class RotaryPositionalEmbedding(nn.Module):
             raise ValueError(f"x has last dimension {x.shape[-1]}, RoPE was built for "
                              f"d_k={self.d_k}")
         _check_positions(token_positions, self.max_seq_len, "RoPE")
+        # >>> exercise: rope
+        # hint: rotate each pair (x[2k], x[2k+1]) by the angle of its position: cos/sin rows of
+        # hint: self.cos/self.sin at token_positions; (e, o) -> (e cos - o sin, e sin + o cos),
+        # hint: interleaved back into (..., S, d_k).
         cos = self.cos[token_positions].to(x.dtype)                  # (..., S, d_k/2)
         sin = self.sin[token_positions].to(x.dtype)
         x_even, x_odd = x[..., 0::2], x[..., 1::2]                   # (..., S, d_k/2) each
         out = torch.stack((x_even * cos - x_odd * sin,
                            x_even * sin + x_odd * cos), dim=-1)      # (..., S, d_k/2, 2)
         return out.flatten(-2)                                       # (..., S, d_k)
+        # <<< exercise
 
     def extra_repr(self) -> str:
         return f"theta={self.theta}, d_k={self.d_k}, max_seq_len={self.max_seq_len}"
@@ -115,12 +123,15 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> torch
                          f"even; got {d_model}")
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
+    # >>> exercise: sinusoidal_embeddings
+    # hint: Vaswani et al.: PE[p, 2i] = sin(p / base^(2i/d)), PE[p, 2i+1] = cos(...), float64.
     i = torch.arange(d_model // 2, dtype=torch.float64)
     inv_freq = base ** (-2.0 * i / d_model)                          # (d/2,)
     angles = torch.outer(torch.arange(max_len, dtype=torch.float64), inv_freq)
     pe = torch.empty(max_len, d_model, dtype=torch.float64)
     pe[:, 0::2], pe[:, 1::2] = angles.sin(), angles.cos()
     return pe
+    # <<< exercise
 
 
 class SinusoidalPositions(nn.Module):

@@ -226,11 +226,21 @@ class CausalSelfAttention(nn.Module):
         self.last_scores: torch.Tensor | None = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        # >>> exercise: split_merge_heads
+        # hint: (B, S, H*d_k) -> (B, H, S, d_k) with self.num_heads and self.d_head.
         B, S, _ = x.shape
         return x.view(B, S, self.num_heads, self.d_head).transpose(1, 2)    # (B, H, S, d_k)
+        # <<< exercise
 
     def forward(self, x: torch.Tensor, token_positions: torch.Tensor,
                 cache: KVCache | None = None) -> torch.Tensor:
+        # >>> exercise: causal_self_attention
+        # hint: qkv projection split into q, k, v, heads split; RoPE (self.rope) on q and k at
+        # hint: token_positions; with a cache, k, v = cache.update(...); causal_mask if cfg.causal;
+        # hint: self.position_bias (ALiBi) adds to the scores. attention 'flash' (unless
+        # hint: record_weights): F.scaled_dot_product_attention; else this pack's
+        # hint: scaled_dot_product_attention, or explicit scores + softmax when dropout or
+        # hint: record_weights (store last_weights, last_scores). Merge heads, self.out.
         B, S, d = x.shape
         q, k, v = self.qkv(x).split(self.cfg.d_attn, dim=-1)         # (B, S, H·d_k) each
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)
@@ -272,6 +282,7 @@ class CausalSelfAttention(nn.Module):
                 out = scaled_dot_product_attention(q, k, v, mask, bias=bias)   # (B, H, S, d_k)
         out = out.transpose(1, 2).reshape(B, S, self.cfg.d_attn)     # concat heads
         return self.out(out)
+        # <<< exercise
 
 
 def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
@@ -300,6 +311,9 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, token_positions: torch.Tensor,
                 cache: KVCache | None = None) -> torch.Tensor:
+        # >>> exercise: transformer_block
+        # hint: pre-norm: x + Drop(Attn(LN1 x)), then x + Drop(FFN(LN2 x)); post-norm: LN1(x +
+        # hint: ...), LN2(x + ...); 'none': no norms. Join with self.join (residual on or off).
         if self.norm_position == "pre":
             x = self.join(x, self.drop(self.attn(self.ln1(x), token_positions, cache)))
             return self.join(x, self.drop(self.ffn(self.ln2(x))))
@@ -308,6 +322,7 @@ class TransformerBlock(nn.Module):
             return self.ln2(self.join(x, self.drop(self.ffn(x))))
         x = self.join(x, self.drop(self.attn(x, token_positions, cache)))
         return self.join(x, self.drop(self.ffn(x)))
+        # <<< exercise
 
 
 class TransformerLM(nn.Module):
@@ -374,6 +389,10 @@ class TransformerLM(nn.Module):
                              f"longer than context_length={self.config.context_length}")
         if token_positions is None:
             token_positions = torch.arange(start, start + S, device=token_ids.device)   # (S,)
+        # >>> exercise: lm_forward
+        # hint: token embeddings, plus self.position_embeddings(token_positions) when the model
+        # hint: has them; embedding dropout; every block with token_positions and the cache;
+        # hint: then advance cache.length by S; the final norm if any; lm_head: logits (B, S, V).
         x = self.token_embeddings(token_ids)                                   # (B, S, d)
         if self.position_embeddings is not None:
             x = x + self.position_embeddings(token_positions)
@@ -385,6 +404,7 @@ class TransformerLM(nn.Module):
         if self.ln_final is not None:
             x = self.ln_final(x)
         return self.lm_head(x)                                                 # (B, S, V)
+        # <<< exercise
 
     def new_cache(self) -> KVCache:
         return KVCache(self.config.num_layers, self.config.context_length)

@@ -75,6 +75,11 @@ def bpe_merges(word_counts: Mapping[bytes, int], num_merges: int,
     """Learn up to ``num_merges`` merges from pre-token counts; new tokens are added to ``vocab``
     (in place) with consecutive ids. Words are bytes; ids 0..255 must be the single bytes."""
     # words[w] is the current token-id list of distinct pre-token w, freqs[w] its count.
+    # >>> exercise: bpe_merges
+    # hint: a first version may call naive_bpe_merges and add each merged token to vocab with the
+    # hint: next id. The fast one keeps pair counts and which words hold each pair, and after a
+    # hint: merge updates only the pairs next to each occurrence (a heap with lazy deletion finds
+    # hint: the best pair; ties: the greater (bytes, bytes), see _inverse_key).
     words = [list(w) for w in word_counts]
     freqs = list(word_counts.values())
     pair_counts: dict[tuple[int, int], int] = {}
@@ -139,6 +144,7 @@ def bpe_merges(word_counts: Mapping[bytes, int], num_merges: int,
             elif c == 0:
                 del pair_counts[p]
     return merges
+    # <<< exercise
 
 
 def train_bpe_from_counts(word_counts: Mapping[bytes, int], vocab_size: int,
@@ -203,6 +209,9 @@ def naive_bpe_merges(word_counts: Mapping[bytes, int], num_merges: int
 
     O(num_merges x total symbols); used by the tests to check :func:`bpe_merges`.
     """
+    # >>> exercise: bpe_merges
+    # hint: repeat: count adjacent pairs over the words weighted by their counts; take the most
+    # hint: frequent (ties: the greater pair of bytes); merge it left to right in every word.
     words = {tuple(bytes([x]) for x in w): c for w, c in word_counts.items()}
     merges = []
     for _ in range(num_merges):
@@ -227,3 +236,4 @@ def naive_bpe_merges(word_counts: Mapping[bytes, int], num_merges: int
             merged[tuple(out)] = merged.get(tuple(out), 0) + c
         words = merged
     return merges
+    # <<< exercise

@@ -217,6 +217,10 @@ class Tokenizer:
         ids = list(data) if self._bytes_are_ids else [self._byte_ids[b] for b in data]
         if len(ids) < 2:
             return tuple(ids)
+        # >>> exercise: bpe_encode
+        # hint: repeatedly merge the adjacent pair with the lowest rank (self._pair_rank: (id, id)
+        # hint: -> rank; self._merged_id[rank]: the id of the merged token), leftmost first, until
+        # hint: no pair of ids has a rank.
         rank_of = self._pair_rank.get
         merged = self._merged_id
         none = len(merged)
@@ -236,6 +240,7 @@ class Tokenizer:
             elif not ranks:
                 break
         return tuple(ids)
+        # <<< exercise
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (special tokens become their own ids)."""

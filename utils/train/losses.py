@@ -45,6 +45,11 @@ def get_loss_and_accuracy(logits: torch.Tensor, targets: torch.Tensor,
     mask = mask.to(logits.device)                          # the CPU; move them ourselves
     targets = targets.to(logits.device)
 
+    # >>> exercise: rhs_loss
+    # hint: RHS = positions after eq_positions with mask != 0; per-sample mean NLL over its RHS
+    # hint: tokens (not a token mean over the batch); a row is correct iff every RHS token is the
+    # hint: argmax. ValueError if a row has no RHS token (when check). Names: loss (B,), accuracy
+    # hint: (B,) in logits' dtype; the reductions below use them.
     positions = torch.arange(S, device=logits.device)                       # (S,)
     rhs = (positions[None, :] > eq_positions[:, None]) & (mask != 0)        # (B, S)
     n_rhs = rhs.sum(dim=1)                                                  # (B,)
@@ -58,6 +63,7 @@ def get_loss_and_accuracy(logits: torch.Tensor, targets: torch.Tensor,
 
     correct = (logits.argmax(dim=-1) == targets) | ~rhs                     # (B, S)
     accuracy = correct.all(dim=1).to(logits.dtype)                          # (B,)
+    # <<< exercise
 
     if reduction == "mean":
         return loss.mean(), accuracy.mean()

@@ -67,6 +67,10 @@ class AdamW(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("AdamW does not support sparse gradients")
+                # >>> exercise: adamw
+                # hint: state step, exp_avg m, exp_avg_sq v (zeros at first); decoupled decay p <-
+                # hint: p (1 - lr wd); m, v moving averages; bias corrections 1 - beta^t; p <- p -
+                # hint: lr m_hat / (sqrt(v_hat) + eps).
                 g = p.grad
                 state = self.state[p]
                 if not state:
@@ -84,6 +88,7 @@ class AdamW(torch.optim.Optimizer):
                 bias2 = 1.0 - beta2 ** t
                 denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)          # sqrt(v̂) + ε
                 p.addcdiv_(m, denom, value=-lr / bias1)                  # θ ← θ − α m̂ / denom
+                # <<< exercise
         return loss
 
 
@@ -98,6 +103,9 @@ def cosine_schedule(t: int, lr_max: float, lr_min: float, warmup_iters: int,
     if warmup_iters < 0 or cosine_iters < warmup_iters:
         raise ValueError(f"need 0 <= warmup_iters <= cosine_iters, got warmup_iters="
                          f"{warmup_iters}, cosine_iters={cosine_iters}")
+    # >>> exercise: cosine_schedule
+    # hint: t < T_w: t/T_w lr_max; T_w <= t <= T_c: lr_min + (1 + cos(pi (t - T_w)/(T_c - T_w)))
+    # hint: (lr_max - lr_min) / 2 (T_c == T_w: lr_max); after T_c: lr_min.
     if t < warmup_iters:
         return t / warmup_iters * lr_max
     if t <= cosine_iters:
@@ -106,6 +114,7 @@ def cosine_schedule(t: int, lr_max: float, lr_min: float, warmup_iters: int,
         progress = (t - warmup_iters) / (cosine_iters - warmup_iters)
         return lr_min + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr_max - lr_min)
     return lr_min
+    # <<< exercise
 
 
 def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float,
@@ -116,6 +125,9 @@ def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float,
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
+    # >>> exercise: grad_clip
+    # hint: global L2 norm over all gradients (accumulate in float32 or wider); scale every
+    # hint: gradient in place by min(1, max_norm / (norm + eps)); return the norm before.
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return torch.tensor(0.0)
@@ -126,6 +138,7 @@ def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float,
     for g in grads:
         g.detach().mul_(scale.to(g.dtype))
     return total
+    # <<< exercise
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
