@@ -12,6 +12,16 @@ On a CPU the matrix products already keep the cores busy, so batching cannot gai
 models leaves the device idle and batching is the lever: the target there is ≥ 8× at N = 16.
 Quick mode (``--quick``) times the same N = 1, 4, 16 on a narrow model (d = 32, 2 steps, one
 round) in well under a minute; the full mode uses the default shape, 4 steps and 2-3 rounds.
+
+**Sweep engines** (:mod:`utils.sweep`, issue 20): the same 16-run smoke sweep (narrow GPT,
+p = 11, each run into a fresh store) through ``local`` (this process, torch's default threads),
+``processes`` (2 one-thread workers) and ``dask`` (a ``LocalCluster`` of 2 one-thread workers),
+timed in alternating rounds after one warm-up (the worker pool and the cluster are started
+once per process, as in a notebook kernel); the ratio reported is the **throughput** of the
+backend over ``local`` (expected about 2× for independent one-thread runs on 2 idle cores).
+The **per-task overhead** of the Dask path is the extra wall time per run of a sweep of no-op
+runs on one Dask worker over the same sweep in this process (scheduling, pickling, reading the
+result back through the store), as a fraction of a 10-second run: target ≤ 5 %.
 """
 
 from __future__ import annotations
@@ -27,6 +37,90 @@ def _configs(n: int, quick: bool) -> list[dict]:
     shape = dict(embedding_size=32, hidden_size=32, num_heads=2) if quick else {}
     return [make_config(model="gpt", seed=s, n_steps=2 if quick else 4, eval_first=0,
                         eval_period=10 ** 6, **shape) for s in range(n)]
+
+
+def _noop(config: dict, ctx) -> dict:
+    """A run that computes nothing: what is left of a sweep is its overhead."""
+    return {"x": config["seed"]}
+
+
+def _sweep_configs(quick: bool) -> list[dict]:
+    from utils.train.arithmetic import make_config
+
+    return [make_config(model="gpt", seed=s, p=11, embedding_size=32, hidden_size=32,
+                        num_heads=2, n_steps=10 if quick else 20, eval_first=0,
+                        eval_period=10 ** 6) for s in range(16)]
+
+
+def run_engines(quick: bool = False) -> list[Result]:
+    """Throughput of a 16-run smoke sweep on each backend vs ``local``; Dask's per-task cost."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import cloudpickle
+
+    from utils import sweep as sw
+    from utils.runs import RunStore
+    from utils.train.arithmetic import train
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # like a notebook's function
+    configs = _sweep_configs(quick)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sweeps-"))
+    count = iter(range(10 ** 6))
+
+    def arm(backend: str, fn=train, cs=configs, workers: int = 2, threads=None):
+        return lambda: sw.sweep(RunStore("bench", root=tmp / str(next(count))), cs, fn,
+                                backend=backend, workers=workers, threads=threads,
+                                dask="local" if backend == "dask" else None)
+
+    out = []
+    try:
+        # warm-up: the worker pool and the Dask cluster started, torch imported in the workers
+        for b in ("processes", "dask"):
+            arm(b, _noop, [{"seed": s} for s in range(4)])()
+        # the reference: one run after another in this process with one thread (as the pack's
+        # one-thread sweeps run); the full mode adds torch's default thread count, which on a
+        # busy machine can be far slower (OpenMP threads waiting for each other)
+        arms = {"local": arm("local", threads=1), "processes": arm("processes"),
+                "dask": arm("dask")}
+        if not quick:
+            arms[f"local, {torch.get_num_threads()} threads"] = arm("local")
+        stats = compare(arms, reference="local", rounds=1 if quick else 3, warmup=0)
+        for b in [a for a in arms if a != "local"]:
+            r = stats[b]
+            out.append(Result(f"sweeps: 16-run smoke sweep, {b} throughput / local",
+                              1 / r["ratio_median"], "x",
+                              detail=f"ratio range {1 / r['ratio_max']:.2f}-"
+                                     f"{1 / r['ratio_min']:.2f}; {b} {r['median_s']:.1f} s, local "
+                                     f"(1 thread) {stats['local']['median_s']:.1f} s, "
+                                     + ("this process" if b.startswith("local") else
+                                        "2 one-thread workers")
+                                     + f", {configs[0]['n_steps']} steps/run; {load_note()}"))
+        n = 16 if quick else 32
+        noop = [{"seed": s} for s in range(n)]
+        arm("dask", _noop, noop[:2], workers=1)()          # start the one-worker cluster
+        arm("processes", _noop, noop[:2], workers=1)()     # and the one-worker pool
+        stats = compare({"local": arm("local", _noop, noop),
+                         "dask": arm("dask", _noop, noop, workers=1),
+                         "processes": arm("processes", _noop, noop, workers=1)},
+                        reference="local", rounds=1 if quick else 3, warmup=0)
+        for b, target in (("dask", 0.05), ("processes", None)):
+            per_task = (stats[b]["median_s"] - stats["local"]["median_s"]) / n
+            res = Result(f"sweeps: {b} overhead per task / a 10-second run", per_task / 10.0,
+                         "", detail=f"{per_task * 1e3:.1f} ms per task over {n} no-op runs on "
+                                    f"1 worker (local {stats['local']['median_s'] / n * 1e3:.1f} "
+                                    f"ms per run); {load_note()}")
+            if target is not None:
+                res.target, res.ok = f"<= {target:g}", per_task / 10.0 <= target
+            out.append(res)
+    finally:
+        sw.close_clients()
+        sw.close_pools()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 def run(quick: bool = False) -> list[Result]:
@@ -57,4 +151,4 @@ def run(quick: bool = False) -> list[Result]:
     if device == "cpu":
         out.append(Result("sweeps: GPU speed-up (target >= 8x at N=16)", float("nan"), "x",
                           detail="unmeasured: no GPU in this session"))
-    return out
+    return out + run_engines(quick)

@@ -65,6 +65,7 @@ from utils.notebook import show_source
 from utils.references import show_references
 from utils.runs import RunStore
 from utils.stance import DecisionRule
+from utils.sweep import sweep
 from utils.train import length_generalisation as lg
 
 # Tiny models are bound by per-operation overhead: one thread per process is fastest.
@@ -449,7 +450,8 @@ print(f"experiment A: {len(configs_a)} runs ({len(TASKS_A)} tasks x {len(MODELS)
 
 # %%
 t0 = time.perf_counter()
-results_a = lg.run_parallel(store, configs_a, lg.train_task, WORKERS, desc="experiment A")
+results_a = sweep(store, configs_a, lg.train_task, workers=WORKERS, threads=1,
+                  desc="experiment A")
 wall_a = time.perf_counter() - t0
 cpu_a = sum(r["cpu_s"] for r, c in zip(results_a, configs_a) if c in todo_a)
 print(f"experiment A: {wall_a:.0f} s wall here, {cpu_a:.0f} CPU s in the runs trained now "
@@ -570,7 +572,8 @@ def config_b(model, seed):
 configs_b = [config_b(m, s) for m in MODELS for s in SEEDS]
 todo_b = [c for c in configs_b if not store.is_done(c)]
 t0 = time.perf_counter()
-results_b = lg.run_parallel(store, configs_b, lg.train_char_lm, WORKERS, desc="experiment B")
+results_b = sweep(store, configs_b, lg.train_char_lm, workers=WORKERS, threads=1,
+                  desc="experiment B")
 wall_b = time.perf_counter() - t0
 cpu_b = sum(r["cpu_s"] for r, c in zip(results_b, configs_b) if c in todo_b)
 print(f"experiment B: {len(configs_b)} runs, {len(todo_b)} trained now: {wall_b:.0f} s wall "

@@ -11,7 +11,8 @@ of that code stale instead of silently reused. :func:`code_fingerprint` hashes
    functions, classes, modules and objects referenced from those globals that live in the pack,
    closed transitively over their static imports (``from .x import y``, ``from ..x import y``,
    ``import utils.x``, also inside functions). Modules that only store, display or schedule
-   runs (:data:`INFRASTRUCTURE`: the run store itself, paths, progress bars, plots, the report)
+   runs (:data:`INFRASTRUCTURE`: the run store itself, the sweep engine, paths, progress bars,
+   plots, the report)
    are left out, so editing them recomputes nothing.
 
 Each source is hashed through its syntax tree without docstrings (``ast.dump``), so comments,
@@ -45,7 +46,7 @@ PACKAGES = ("utils",)
 INFRASTRUCTURE = frozenset({
     "utils.runs", "utils.code_fingerprint", "utils.paths", "utils.progress", "utils.report",
     "utils.runner", "utils.notebook", "utils.widgets", "utils.plots", "utils.params",
-    "utils.references",
+    "utils.references", "utils.sweep",
 })
 """Pack modules that store, display or schedule runs but compute no result: not hashed."""
 

@@ -13,14 +13,21 @@ dataclass of JSON-able values). :class:`RunStore` keeps its result on disk so th
   ``ctx.load_checkpoint()``). While a run computes, ``meta.json`` records its process id, host
   and start time; a run whose process died (killed, machine restarted) or ran on another host
   reads as ``interrupted``, not ``running`` (:meth:`RunStore.status`);
+* many writers may share one store (worker processes, machines on a shared filesystem): there is
+  no shared index, every run has its own folder, and a run is computed only under a **claim**
+  (:class:`Claim`: ``claim-<generation>.json`` created exclusively in the run's folder, recording
+  owner host, pid and a heartbeat), so two workers never compute the same key. A claim whose
+  owner died expires: at once on the owner's host (dead pid), after ``COURSEPACK_CLAIM_TTL``
+  seconds without a heartbeat elsewhere (default 120); the run then reads ``interrupted`` and
+  the next worker resumes it from its checkpoint;
 * every write is **atomic** (written to a temporary file, flushed, then renamed) and gets the
   usual permissions (``0666`` less the umask), and
 * a **damaged** file (truncated, edited, unreadable) is detected through its SHA-256 recorded in
   ``meta.json``: it is reported and recomputed, never silently used.
 
 Layout: ``<cache>/runs/<namespace>/<key>/`` with ``meta.json`` (config, key, status, code
-fingerprint, checksums, process, wall time), ``result.pt`` and, while a run is unfinished,
-``checkpoint.pt``. The key is the first 16 hex digits of the SHA-256 of the canonical JSON of
+fingerprint, checksums, process, wall time), ``result.pt``, ``claim-*.json`` and, while a run is
+unfinished, ``checkpoint.pt``. The key is the first 16 hex digits of the SHA-256 of the canonical JSON of
 the config, so any change of a value makes a new run. A ``version`` field in a config still
 separates results whose *meaning* changed with code the fingerprint does not see (data files,
 third-party packages).
@@ -38,7 +45,9 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -48,10 +57,15 @@ from .paths import cache_dir
 
 ON_CODE_CHANGE = ("recompute", "keep")
 KEEP_STALE_ENV = "COURSEPACK_KEEP_STALE"
+CLAIM_TTL_ENV = "COURSEPACK_CLAIM_TTL"
 
 
 class DamagedRunWarning(UserWarning):
     """A stored file did not match its recorded checksum, or could not be read."""
+
+
+class RunBusyError(RuntimeError):
+    """The run is being computed by another live process or thread (it holds the claim)."""
 
 
 def canonical_config(config: Any) -> dict:
@@ -143,10 +157,16 @@ class RunContext:
         self.resumed = False
 
     def save_checkpoint(self, state: Any) -> None:
-        """Store ``state`` atomically (model/optimizer state dicts, RNG states, history...)."""
+        """Store ``state`` atomically (model/optimizer state dicts, RNG states, history...).
+
+        The checksum file is written first and lists the new checksum and the previous one,
+        so a process killed between the two writes leaves the previous checkpoint, still valid.
+        """
         data = _dump(state)
+        sums = self.dir / "checkpoint.sha256"
+        previous = sums.read_text().split()[:1] if sums.exists() else []
+        atomic_write_text(sums, "\n".join([_sha256(data), *previous]))
         atomic_write_bytes(self.dir / "checkpoint.pt", data)
-        atomic_write_text(self.dir / "checkpoint.sha256", _sha256(data))
 
     def load_checkpoint(self) -> Any | None:
         """The last checkpoint, or None if there is none or it is damaged (then it is removed)."""
@@ -154,9 +174,9 @@ class RunContext:
         if not path.exists():
             return None
         data = path.read_bytes()
-        expected = (self.dir / "checkpoint.sha256").read_text().strip() \
-            if (self.dir / "checkpoint.sha256").exists() else None
-        if expected != _sha256(data):
+        expected = (self.dir / "checkpoint.sha256").read_text().split() \
+            if (self.dir / "checkpoint.sha256").exists() else []
+        if _sha256(data) not in expected:
             warnings.warn(f"checkpoint {path} is damaged (checksum mismatch); starting over",
                           DamagedRunWarning, stacklevel=2)
             path.unlink()
@@ -235,6 +255,161 @@ def process_alive(meta: dict) -> bool:
     return recorded is None or abs(started - float(recorded)) < 1.0
 
 
+# ------------------------------------------------------------------------------ claims
+_HELD: set[str] = set()          # tokens of the claims this process holds now
+_HELD_LOCK = threading.Lock()
+
+
+def claim_ttl() -> float:
+    """Seconds without a heartbeat after which another host's claim expires
+    (``COURSEPACK_CLAIM_TTL``, default 120; heartbeats come every quarter of it)."""
+    raw = os.environ.get(CLAIM_TTL_ENV, "").strip()
+    if not raw:
+        return 120.0
+    try:
+        ttl = float(raw)
+    except ValueError:
+        ttl = float("nan")
+    if not ttl > 0 or ttl == float("inf"):
+        raise ValueError(f"{CLAIM_TTL_ENV} must be a positive number of seconds, got {raw!r}")
+    return ttl
+
+
+def _claim_files(folder: Path) -> list[tuple[int, Path]]:
+    out = []
+    for path in Path(folder).glob("claim-*.json"):
+        try:
+            out.append((int(path.stem.split("-", 1)[1]), path))
+        except ValueError:
+            continue
+    return sorted(out)
+
+
+def read_claim(folder: Path) -> tuple[int, dict | None, float] | None:
+    """(generation, content or None while being written, seconds since its last heartbeat) of
+    the newest claim in a run's folder; None if it has none."""
+    files = _claim_files(folder)
+    if not files:
+        return None
+    gen, path = files[-1]
+    try:
+        age = time.time() - path.stat().st_mtime
+        data = json.loads(path.read_text() or "null")
+    except FileNotFoundError:
+        return read_claim(folder) if _claim_files(folder) != files else None
+    except (OSError, ValueError):
+        data, age = None, 0.0
+    return gen, data if isinstance(data, dict) else None, age
+
+
+def claim_live(data: dict | None, age: float, ttl: float | None = None) -> bool:
+    """Whether a claim (:func:`read_claim`) still holds: not released, and its owner alive (a
+    live pid on this host: a claim of this process only while it holds it; on another host a
+    heartbeat younger than ``ttl``). A claim being written (``data`` None) holds for ``ttl``."""
+    ttl = claim_ttl() if ttl is None else ttl
+    if data is None:
+        return age < ttl
+    if data.get("released"):
+        return False
+    if data.get("host") == socket.gethostname():
+        if data.get("pid") == os.getpid():
+            with _HELD_LOCK:
+                return data.get("token") in _HELD
+        return process_alive(data)
+    return age < ttl
+
+
+class Claim:
+    """The exclusive right to compute one run: ``claim-<generation>.json`` in the run's folder.
+
+    Taken by creating the next generation's file with ``O_EXCL`` (one creator wins, also over
+    NFS), held while a background thread refreshes its modification time every ``ttl / 4``
+    seconds (the heartbeat), given up by :meth:`release` (the file then says ``released``). A
+    claim whose owner is gone is superseded by the next generation; an owner that finds a newer
+    generation has ``lost`` its claim and must not store a result.
+    """
+
+    def __init__(self, folder: Path, generation: int, token: str, ttl: float):
+        self.folder, self.generation, self.token, self.ttl = Path(folder), generation, token, ttl
+        self.path = self.folder / f"claim-{generation:06d}.json"
+        self._stop = threading.Event()
+        self._lost = False
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name=f"claim-heartbeat-{self.folder.name}")
+        self._thread.start()
+
+    @classmethod
+    def acquire(cls, folder: Path, ttl: float | None = None) -> "Claim":
+        """Claim the run in ``folder`` or raise :class:`RunBusyError` naming its live owner."""
+        ttl = claim_ttl() if ttl is None else ttl
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        token = uuid.uuid4().hex
+        for _ in range(100):
+            current = read_claim(folder)
+            if current is not None and claim_live(current[1], current[2], ttl):
+                owner = current[1] or {}
+                raise RunBusyError(
+                    f"run {folder.name} is being computed by process {owner.get('pid')} on "
+                    f"{owner.get('host')} (claimed {owner.get('claimed')}, last heartbeat "
+                    f"{current[2]:.0f} s ago)")
+            gen = current[0] + 1 if current is not None else 0
+            path = folder / f"claim-{gen:06d}.json"
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_umask())
+            except FileExistsError:                   # another worker took this generation
+                continue
+            with _HELD_LOCK:
+                _HELD.add(token)
+            data = {**this_process(), "token": token, "generation": gen,
+                    "claimed": time.strftime("%Y-%m-%dT%H:%M:%S"), "ttl_s": ttl}
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(data, sort_keys=True))
+                fh.flush()
+                os.fsync(fh.fileno())
+            for old, old_path in _claim_files(folder):   # superseded generations
+                if old < gen:
+                    old_path.unlink(missing_ok=True)
+            return cls(folder, gen, token, ttl)
+        raise RunBusyError(f"run {folder.name}: could not take its claim (100 contended tries)")
+
+    @property
+    def lost(self) -> bool:
+        """Whether another worker took the run over (this owner's heartbeat had stopped)."""
+        if not self._lost:
+            files = _claim_files(self.folder)
+            self._lost = bool(files) and files[-1][0] > self.generation
+        return self._lost
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl / 4):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass
+
+    def release(self) -> None:
+        """Give the run up (after storing its result, or when its computation failed)."""
+        self._stop.set()
+        with _HELD_LOCK:
+            _HELD.discard(self.token)
+        if not self.lost:
+            try:
+                data = json.loads(self.path.read_text())
+                atomic_write_text(self.path, json.dumps({**data, "released": True,
+                                                         "released_at": time.strftime(
+                                                             "%Y-%m-%dT%H:%M:%S")},
+                                                        sort_keys=True))
+            except (OSError, ValueError):
+                pass
+
+    def __enter__(self) -> "Claim":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -272,6 +447,8 @@ class RunStore:
         """The code fingerprint a run of ``fn`` records: of ``code`` when given (the
         function(s) that really compute the result, when ``fn`` only stores a result computed
         elsewhere), else of ``fn``."""
+        if isinstance(code, Fingerprint):          # computed once by a sweep's parent process
+            return code
         fns = fn if code is None else code
         fns = tuple(fns) if isinstance(fns, (tuple, list)) else (fns,)
         return code_fingerprint(*fns)
@@ -300,25 +477,32 @@ class RunStore:
             return None
         return changed_parts(code.get("parts"), fp.parts) or ["the fingerprint"]
 
-    @staticmethod
-    def _state(meta: dict | None, fp: Fingerprint | None) -> str:
+    def _claimed(self, key: str) -> bool:
+        """Whether a live claim (:class:`Claim`) on run ``key`` exists."""
+        current = read_claim(self.root / key)
+        return current is not None and claim_live(current[1], current[2])
+
+    def _state(self, meta: dict | None, fp: Fingerprint | None, key: str | None = None) -> str:
         if meta is None:
             return "absent"
         status = meta.get("status")
         if status == "done":
             return "stale" if fp is not None and RunStore._changed(meta, fp) else "done"
-        if status == "running" and process_alive(meta):
+        if status == "running" and (process_alive(meta)
+                                    or (key is not None and self._claimed(key))):
             return "running"
         return "interrupted"
 
     def status(self, config: Any, fn: RunFn | None = None,
                code: Callable | Sequence[Callable] | None = None) -> str:
-        """``"absent"``, ``"running"`` (by a live process), ``"interrupted"`` (its process died,
-        or it ran on another host: :meth:`run` resumes it), ``"done"``, or ``"stale"`` (done by
-        code that has changed since; known only when ``fn`` or ``code`` is given)."""
+        """``"absent"``, ``"running"`` (by a live process: on this host its pid, on another
+        host a claim with a recent heartbeat), ``"interrupted"`` (its process died, or its claim
+        expired: :meth:`run` resumes it), ``"done"``, or ``"stale"`` (done by code that has
+        changed since; known only when ``fn`` or ``code`` is given; ``code`` may be a
+        :class:`~utils.code_fingerprint.Fingerprint` computed once)."""
         key = config_key(canonical_config(config))
         fp = self.fingerprint(fn, code) if fn is not None or code is not None else None
-        return self._state(self._meta(key), fp)
+        return self._state(self._meta(key), fp, key)
 
     def _read_result(self, key: str, meta: dict) -> Any | None:
         path = self.root / key / "result.pt"
@@ -347,7 +531,7 @@ class RunStore:
         key = config_key(config)
         fp = self.fingerprint(fn, code) if fn is not None or code is not None else None
         meta = self._meta(key)
-        state = self._state(meta, fp)
+        state = self._state(meta, fp, key)
         if state == "done" or (state == "stale" and self.on_code_change == "keep"):
             return self._read_result(key, meta)
         return None
@@ -369,12 +553,36 @@ class RunStore:
         The run's code fingerprint (of ``fn``, or of ``code`` when ``fn`` only stores a result
         computed elsewhere) is recorded in ``meta.json``; a stored run whose fingerprint differs
         is recomputed (or kept, see the class docstring), with a one-line notice naming what
-        changed. A run being computed by another live process raises RuntimeError.
+        changed. The run is computed under a :class:`Claim`; a run being computed by another
+        live process (or thread) raises :class:`RunBusyError` (a RuntimeError).
         """
         config = canonical_config(config)
         key = config_key(config)
         fp = self.fingerprint(fn, code)
         meta = self._meta(key)
+        state = self._state(meta, fp, key)
+        damaged = None                                # checksum of a result found damaged
+        if state == "done":
+            cached = self._read_result(key, meta)
+            if cached is not None:
+                self.hits += 1
+                return cached
+            damaged = meta.get("result_sha256")
+        if state == "running":
+            self._refuse(key, meta)
+        with Claim.acquire(self.root / key) as claim:
+            return self._run_claimed(config, key, fp, fn, claim, damaged)
+
+    def _refuse(self, key: str, meta: dict) -> None:
+        raise RunBusyError(
+            f"run store '{self.namespace}': run {key} is being computed by process "
+            f"{meta.get('pid')} on {meta.get('host')} (started {meta.get('started')}); wait "
+            "for it to finish, or stop that process: the run then reads as interrupted and "
+            "resumes from its checkpoint here")
+
+    def _run_claimed(self, config: dict, key: str, fp: Fingerprint, fn: RunFn,
+                     claim: Claim, damaged: str | None = None) -> Any:
+        meta = self._meta(key)                        # re-read: another worker may have finished
         state = self._state(meta, fp)
         stale = False
         if state in ("done", "stale"):
@@ -389,7 +597,8 @@ class RunStore:
                              "such results")
                     stale = True
             if not stale:
-                cached = self._read_result(key, meta)
+                cached = None if damaged is not None and meta.get("result_sha256") == damaged \
+                    else self._read_result(key, meta)
                 if cached is not None:
                     self.hits += 1
                     self.kept_stale += state == "stale"
@@ -397,11 +606,7 @@ class RunStore:
         ctx = RunContext(self, config, key)
         ctx.dir.mkdir(parents=True, exist_ok=True)
         if state == "running":
-            raise RuntimeError(
-                f"run store '{self.namespace}': run {key} is being computed by process "
-                f"{meta.get('pid')} on {meta.get('host')} (started {meta.get('started')}); wait "
-                "for it to finish, or stop that process: the run then reads as interrupted and "
-                "resumes from its checkpoint here")
+            self._refuse(key, meta)
         if state == "interrupted":
             has_ck = (ctx.dir / "checkpoint.pt").exists()
             changed = self._changed(meta, fp)
@@ -434,6 +639,11 @@ class RunStore:
             except OSError:
                 pass
             raise
+        if claim.lost:
+            raise RunBusyError(f"run store '{self.namespace}': run {key} was taken over by "
+                               "another worker while this one computed it (its heartbeat had "
+                               "stopped for longer than the claim's time to live); the result "
+                               "computed here is not stored")
         data = _dump(result)
         atomic_write_bytes(ctx.dir / "result.pt", data)
         meta.update(status="done", result_sha256=_sha256(data), resumed=ctx.resumed,
@@ -450,16 +660,20 @@ class RunStore:
         return result
 
     def sweep(self, configs: Iterable[Any], fn: RunFn, desc: str | None = None,
-              code: Callable | Sequence[Callable] | None = None) -> list[Any]:
-        """``run`` over many configs with a progress bar; returns results in config order."""
-        from .progress import progress
+              code: Callable | Sequence[Callable] | None = None, **engine: Any) -> list[Any]:
+        """``run`` over many configs with a progress bar; returns results in config order.
 
-        configs = list(configs)
-        todo = sum(not self.is_done(c, fn, code) for c in configs)
-        label = desc or self.namespace
-        bar = progress(configs, total=len(configs),
-                       desc=f"{label} ({len(configs) - todo} stored, {todo} to run)")
-        return [self.run(c, fn, code) for c in bar]
+        Through the one sweep engine, :func:`utils.sweep.sweep`, in this process unless
+        ``backend=`` says otherwise (``backend=None``: the notebook parameter or
+        ``COURSEPACK_BACKEND``, else worker processes when two or more runs are missing); the
+        other keywords (``workers``, ``fn_kwargs``, ``threads``...) go to the engine. A run that
+        raises does not stop the others; the sweep then raises
+        :class:`utils.sweep.SweepError` naming every failed config.
+        """
+        from .sweep import sweep
+
+        engine.setdefault("backend", "local")
+        return sweep(self, configs, fn, desc=desc, code=code, **engine)
 
     def summary(self) -> str:
         text = f"run store '{self.namespace}': {self.hits} reused, {self.computed} computed"
