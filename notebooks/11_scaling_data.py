@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from utils import plots, studies
+from utils.references import show_references
 from utils.data.arithmetic import get_arithmetic_dataset
 from utils.train.arithmetic import make_config
 
@@ -78,22 +79,32 @@ pd.DataFrame(sizes).set_index("r_train").T
 # %% [markdown]
 # ## 2 · The sweep and what it costs
 #
-# `full` is the seed's experiment: 9 values of $r_{\mathrm{train}}$, $T = 10^4 + 1$ steps, both
-# models, evaluation at every step up to 100 then every 100 (the resolution of $t_f$): a GPU
-# job (its size and, measured here, the CPU cost of one default step are printed below).
-# `laptop` keeps the questions answerable within its budget of minutes by training fewer
-# values of $r_{\mathrm{train}}$ for fewer steps (printed below, computed from the parameters);
-# the cost is predicted from a short timing on this machine before the sweep starts.
+# `full` is the seed's experiment: 9 values of $r_{\mathrm{train}}$, lr $10^{-3}$, $T = 10^4 + 1$
+# steps, both models, evaluation at every step up to 100 then every 100 (the resolution of
+# $t_f$): a GPU job (its size and, measured here, the CPU cost of one default step are printed
+# below). `laptop` trains at the learning rate that notebook 10's calibration found to make both
+# models generalise within about a thousand steps at large $r_{\mathrm{train}}$ (3e-3), on fewer
+# values of $r_{\mathrm{train}}$, for fewer steps (printed below, computed from the parameters),
+# and, to fit its budget, **stops a run at the first evaluation with**
+# $\mathcal A_{\mathrm{val}} \ge 0.99$: there $t_f(\mathcal A_{\mathrm{val}})$ is that step and
+# $\mathcal L_{\mathrm{val}}$ is the lowest validation loss reached by the time the model
+# generalised (a longer run would lower it further); runs that do not generalise train all $T$
+# steps. The cost is predicted from a short timing on this machine before the sweep starts.
 
 # %%
 R_VALUES = P.pick(smoke=[0.3, 0.7], laptop=[0.3, 0.5, 0.7, 0.9], full=SEED_R)
-T = n_steps or P.pick(smoke=6, laptop=240, full=10 ** 4 + 1)
-configs = study.configs(studies.grid(r_train=R_VALUES), n_steps=T)
+T = n_steps or P.pick(smoke=6, laptop=1300, full=10 ** 4 + 1)
+LR = study.setting["lr"]
+STOP = P.pick(smoke=0.99, laptop=0.99, full=0.0)      # stop at A_val >= 0.99 (0: never)
+configs = study.configs(studies.grid(r_train=R_VALUES), n_steps=T, lr=LR,
+                        stop_at_val_accuracy=STOP)
 default = make_config()
 print(f"{P.profile}: r_train in {R_VALUES} ({len(R_VALUES)} of the seed's {len(SEED_R)} values), "
       f"T = {T} steps ({T / default['n_steps']:.1%} of the seed's {default['n_steps']}), "
       f"{len(study.seeds)} seeds {study.seeds}, models {', '.join(m.upper() for m in study.models)}: "
       f"{len(configs)} runs; {study.schedule}")
+changes = study.deviations(configs[0], ignore=("model", "seed", "r_train"))
+print(f"changes from the seed's settings besides r_train: {'; '.join(changes) or 'none'}")
 n_full = len(SEED_R) * len(study.models) * len(study.seeds)
 steps_full = n_full * default["n_steps"]
 steps_here = sum(c["n_steps"] for c in configs)
@@ -113,7 +124,9 @@ results, df = study.run(configs, columns=["r_train"])
 study.show_curves(results, "r_train", r"$r_{\mathrm{train}}$",
               f"training and validation loss (top-left pair) and accuracy over the training "
               f"steps t, one curve per r_train (colour bar), mean over {len(study.seeds)} seeds with "
-              f"a ± std band; T = {T} steps.")
+              f"a ± std band; T = {T} steps"
+              + (f"; a run stops at the first evaluation with A_val ≥ {STOP}, so a curve ends "
+                 f"where its first seed stopped." if STOP else "."))
 
 # %% [markdown]
 # ## 4 · (b) The best values and when they are reached, against $r_{\mathrm{train}}$
@@ -134,43 +147,36 @@ study.table(df, ["model", "r_train"],
 # %% [markdown]
 # ## 5 · Answers
 #
-# **(c)** "Scales better" is read from the curves of (b): how fast $\mathcal L_{\mathrm{val}}$
-# falls as $r_{\mathrm{train}}$ grows (the slope of $\log_{10}\mathcal L_{\mathrm{val}}$ against
-# $r_{\mathrm{train}}$, fitted over the grid) and how early and how much $\mathcal A_{\mathrm{val}}$
-# rises (its mean over the grid, and the first $r_{\mathrm{train}}$ reaching 0.9).
+# **(c)** "Scales better" is a statement about how a metric moves with $r_{\mathrm{train}}$:
+# we fit, per model, the least-squares slope of the metric against $r_{\mathrm{train}}$ over
+# every run (one point per seed and value; $\log_{10}\mathcal L_{\mathrm{val}}$ for the loss)
+# and call one model better only when the difference of the two slopes exceeds its standard
+# error (`utils.studies.scaling_verdict`; otherwise "no measurable difference").
 
 # %%
-agg = df.groupby(["model", "r_train"])[["L_train", "L_val", "A_train", "A_val"]].mean()
-read = {}
-for model in study.models:
-    a = agg.loc[model]
-    r = a.index.to_numpy(dtype=float)
-    slope = np.polyfit(r, np.log10(a["L_val"].to_numpy()), 1)[0] if len(r) > 1 else float("nan")
-    generalises = [x for x in r if a.loc[x, "A_val"] >= 0.9]
-    memorises = [x for x in r if a.loc[x, "A_train"] >= 0.99 and a.loc[x, "A_val"] <= 0.5]
-    read[model] = dict(slope=slope, mean_A_val=float(a["A_val"].mean()),
-                       L_val_lo=float(a["L_val"].iloc[0]), L_val_hi=float(a["L_val"].iloc[-1]),
-                       r_lo=r[0], r_hi=r[-1],
-                       r_gen=min(generalises) if generalises else None,
-                       r_mem=max(memorises) if memorises else None,
-                       A_val_max=float(a["A_val"].max()))
-L, G = read["lstm"], read["gpt"]
-better_L = "LSTM" if L["slope"] < G["slope"] else "GPT"
-better_A = "LSTM" if L["mean_A_val"] > G["mean_A_val"] else "GPT"
-
-
-def fmt_r(x):
-    return "none of the trained values" if x is None else f"r_train = {x:g}"
-
-
-answer(f"**(c) In L_val.** From r_train = {L['r_lo']:g} to {L['r_hi']:g} the LSTM's validation loss "
-       f"goes from {L['L_val_lo']:.3g} to {L['L_val_hi']:.3g} (fitted slope "
-       f"{L['slope']:.2f} decades per unit of r_train) and the GPT's from {G['L_val_lo']:.3g} to "
-       f"{G['L_val_hi']:.3g} (slope {G['slope']:.2f}): the **{better_L}** scales better in L_val. "
-       f"**In A_val**, averaged over the grid, the LSTM reaches {L['mean_A_val']:.3f} and the GPT "
-       f"{G['mean_A_val']:.3f}; the first r_train with A_val ≥ 0.9 is {fmt_r(L['r_gen'])} for the "
-       f"LSTM and {fmt_r(G['r_gen'])} for the GPT: the **{better_A}** scales better in A_val "
-       f"(T = {T} steps).")
+df["log10_L_val"] = np.log10(df["L_val"])
+v_L = studies.scaling_verdict(df, "r_train", "log10_L_val",
+                              what="slope of log10 L_val per unit of r_train (more negative: "
+                                   "scales better)")
+v_A = studies.scaling_verdict(df, "r_train", "A_val",
+                              what="slope of A_val per unit of r_train (higher: scales better)")
+# t_f(A_val) is a generalisation time only where the run generalised: those runs only
+gen = df[df.A_val >= 0.99]
+tf_lines = []
+for m in study.models:
+    sub = gen[gen.model == m]
+    label = studies.MODEL_LABELS[m]
+    if sub.r_train.nunique() >= 2:
+        tf_lines.append(studies.effect_verdict(
+            sub, "r_train", "tf_A_val", what=f"the {label}'s t_f(A_val)", param_label="r_train",
+            digits=0).text + f" (its {len(sub)} runs with A_val ≥ 0.99)")
+    else:
+        tf_lines.append(f"the {label} generalised (A_val ≥ 0.99) at "
+                        + (f"r_train = {sub.r_train.iloc[0]:g} only" if len(sub) else "no r_train")
+                        + ", so no trend of t_f(A_val) can be measured")
+answer(f"**(c) In L_val:** {v_L.text}. **In A_val:** {v_A.text}. **When A_val is reached**, "
+       f"among the runs that generalised: " + "; ".join(tf_lines)
+       + f" (T = {T} steps, {len(study.seeds)} seeds).")
 
 # %% [markdown]
 # **(d)** The thresholds are read from the mean over seeds at each trained $r_{\mathrm{train}}$
@@ -178,6 +184,24 @@ answer(f"**(c) In L_val.** From r_train = {L['r_lo']:g} to {L['r_hi']:g} the LST
 # threshold lies between the trained values.
 
 # %%
+agg = df.groupby(["model", "r_train"])[["A_train", "A_val"]].agg(["mean", "min"])
+read = {}
+for model in study.models:
+    a = agg.loc[model]
+    r = a.index.to_numpy(dtype=float)
+    generalises = [x for x in r if a.loc[x, ("A_val", "mean")] >= 0.9]
+    memorises = [x for x in r if a.loc[x, ("A_train", "mean")] >= 0.99
+                 and a.loc[x, ("A_val", "mean")] <= 0.5]
+    read[model] = dict(r_gen=min(generalises) if generalises else None,
+                       r_mem=max(memorises) if memorises else None,
+                       A_val={x: (a.loc[x, ("A_val", "mean")], a.loc[x, ("A_val", "min")])
+                              for x in r})
+
+
+def fmt_r(x):
+    return "none of the trained values" if x is None else f"r_train = {x:g}"
+
+
 lines = []
 for model in study.models:
     m = read[model]
@@ -185,31 +209,38 @@ for model in study.models:
            and m["r_mem"] is not None else "no gap can be measured")
     lines.append(f"**{studies.MODEL_LABELS[model]}**: smallest r_train with A_val ≥ 0.9: "
                  f"{fmt_r(m['r_gen'])}; largest r_train that only memorises (A_train ≥ 0.99, "
-                 f"A_val ≤ 0.5): {fmt_r(m['r_mem'])}; {gap} (best A_val over the grid "
-                 f"{m['A_val_max']:.3f}).")
-short = T < default["n_steps"]
+                 f"A_val ≤ 0.5): {fmt_r(m['r_mem'])}; {gap} (best A_val per r_train, mean / "
+                 f"worst seed: " + ", ".join(f"{x:g}: {mu:.3f} / {lo:.3f}"
+                                             for x, (mu, lo) in m["A_val"].items()) + ").")
 gaps = [read[m]["r_gen"] - read[m]["r_mem"] for m in study.models
         if read[m]["r_gen"] is not None and read[m]["r_mem"] is not None]
 grid_step = float(np.min(np.diff(sorted(R_VALUES)))) if len(R_VALUES) > 1 else float("nan")
 if gaps and max(gaps) <= grid_step + 1e-9:
-    why = (f" The two values are neighbours on this grid (gap {max(gaps):.1f}): generalising "
-           f"here means finding the rule behind the table, and below a critical fraction of the "
-           f"table memorising is the cheaper solution for the optimizer, so a small change of "
-           f"r_train moves a model from one regime to the other; a finer grid would locate the "
-           f"transition more precisely.")
+    why = (f" The two values are neighbours on this grid (gap {max(gaps):.1f}), so the "
+           f"transition from memorising to generalising lies between them: a small change of "
+           f"r_train moves a model from one regime to the other within this budget. One reason "
+           f"consistent with this: the optimisation needed to generalise grows steeply as the "
+           f"training set shrinks [Power et al., 2022], so at a fixed budget T the regime "
+           f"changes over a narrow range of r_train.")
 elif gaps:
     why = (f" The gap is wider than one grid step ({max(gaps):.1f} > {grid_step:.1f}): between "
            f"the two regimes lies a range where a model generalises only partly within the "
            f"budget.")
 else:
-    why = (" With no value on one side of the threshold the gap cannot be measured at this "
-           "budget.")
+    why = (" With no trained value on one side of the threshold the gap cannot be measured at "
+           "this budget.")
+short = T < default["n_steps"]
 answer("**(d)** " + " ".join(lines) + why + (
-    f" These runs stop at T = {T} steps, {T / default['n_steps']:.1%} of the seed's "
-    f"{default['n_steps']}: on this task generalisation at small r_train comes thousands of "
-    f"steps after memorisation (notebook 10 and the seed's own tables), so a run that has not "
-    f"generalised here may still do so later, and the threshold measured here is an upper bound "
-    f"on the one a full run would find." if short else ""))
+    f" These runs stop at T = {T} steps ({T / default['n_steps']:.1%} of the seed's "
+    f"{default['n_steps']}) at lr {LR:g}: a run that has not generalised here may still do so "
+    f"later, so the smallest generalising r_train measured here is an upper bound on the one a "
+    f"longer run would find." if short else ""))
+
+# %% [markdown]
+# ## References
+
+# %%
+show_references()
 
 # %%
 finish(study.store)

@@ -225,6 +225,26 @@ def test_free_train_metrics_equal_a_separate_evaluation(model):
         assert sep[i]["accuracy"] == h["train"]["accuracy"][i]
 
 
+@pytest.mark.parametrize("model, batch", [("lstm", 512), ("gpt", 512), ("gpt", 8)])
+def test_early_stop_is_a_prefix_of_the_full_run(model, batch):
+    """stop_at_val_accuracy ends the run at the first evaluation reaching it; everything
+    before is the uninterrupted run's history, and the stop's training metrics are recorded."""
+    full = A.train(tiny(model=model, n_steps=40, eval_first=40, lr=1e-2, train_batch_size=batch))
+    acc = full["test"]["accuracy"]
+    threshold = min(a for a in acc if a > acc[0])    # reached after step 0
+    first = next(i for i, a in enumerate(acc) if a >= threshold)
+    assert 0 < first < len(acc) - 1
+    h = A.train(tiny(model=model, n_steps=40, eval_first=40, lr=1e-2, train_batch_size=batch,
+                     stop_at_val_accuracy=threshold))
+    assert h["all_steps"] == full["all_steps"][:first + 1]
+    assert h["n_steps"] == full["all_steps"][first]
+    for split in ("train", "test"):
+        for k in ("loss", "accuracy"):
+            assert len(h[split][k]) == first + 1
+            np.testing.assert_allclose(h[split][k], full[split][k][:first + 1], rtol=1e-5,
+                                       atol=1e-6)
+
+
 @pytest.mark.parametrize("model, orders", [("gpt", 2), ("lstm", 2), ("gpt", [2, 3])])
 def test_rhs_only_fast_path_matches_the_plain_computation(model, orders):
     """fast=True scores logits only from the first right-hand-side position on."""
@@ -320,6 +340,7 @@ def test_extrema_and_summary_on_a_hand_history():
     (dict(operator="/", p=9), "needs a prime q"),
     (dict(n_step=5), "unknown config field"),
     (dict(optimizer="lion"), "optimizer must be one of"),
+    (dict(stop_at_val_accuracy=1.5), "stop_at_val_accuracy must be in"),
 ])
 def test_bad_config(kwargs, message):
     with pytest.raises(ValueError, match=message):

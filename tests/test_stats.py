@@ -25,16 +25,38 @@ def test_aggregate_and_table_bold_best():
     assert agg.loc[agg.model == "b", "acc_mean"].item() == pytest.approx(0.85)
     assert agg.loc[agg.model == "a", "acc_std"].item() == pytest.approx(np.std([0.5, 0.7], ddof=1))
     html = stats.table(df, "model", ["acc", "loss"], best={"acc": "max", "loss": "min"},
-                       caption="cap").to_html()
+                       caption="cap", best_test=False).to_html()
     assert "0.850 ± 0.071" in html and "cap" in html
     style = html.split("</style>")[0]
     bold_rule = style[:style.index("font-weight: bold")].rsplit("}", 1)[-1]
     # row 1 is model b: best accuracy (max) and best loss (min); nothing of row 0 is bold
     assert "row1_col1" in bold_rule and "row1_col2" in bold_rule and "row0" not in bold_rule
+    # with the test (the default), two seeds whose gap is within the noise bold nothing
+    html = stats.table(df, "model", ["acc", "loss"], best={"acc": "max", "loss": "min"},
+                       caption="cap").to_html()
+    assert "font-weight: bold" not in html.split("</style>")[0] and "Welch p < 0.05" in html
     with pytest.raises(KeyError):
         stats.aggregate(df, "nope", ["acc"])
     with pytest.raises(ValueError):
         stats.table(df, "model", ["acc"], best={"acc": "biggest"})
+
+
+def _bold_cells(html):
+    style = html.split("</style>")[0]
+    rules = re.findall(r"([^{}]*)\{\s*font-weight: bold;?\s*\}", style)
+    return sorted(set(re.findall(r"row(\d+)_col(\d+)", " ".join(rules))))
+
+
+def test_table_bolds_only_a_best_that_beats_the_runner_up():
+    df = pd.DataFrame({"g": ["a"] * 3 + ["b"] * 3 + ["c"] * 3,
+                       "clear": [0.10, 0.11, 0.12, 0.50, 0.51, 0.52, 0.90, 0.91, 0.92],
+                       "noisy": [0.50, 0.70, 0.60, 0.55, 0.65, 0.62, 0.10, 0.20, 0.15],
+                       "tie": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.4, 0.6]})
+    html = stats.table(df, "g", ["clear", "noisy", "tie"],
+                       best={"clear": "max", "noisy": "max", "tie": "max"}, caption="c").to_html()
+    # clear: group c (row 2) beats b; noisy: the best (b, 0.607) vs a (0.600) is noise;
+    # tie: a and b tie at 1.0, so nothing is bold
+    assert _bold_cells(html) == [("2", "1")]
 
 
 def test_fit_power_law_recovers_exponent():

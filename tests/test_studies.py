@@ -237,3 +237,52 @@ def test_study_run_trains_reads_and_tables(tmp_path, capsys):
     assert "Table 9: test" in html and "t_f(A_val)" in html
     again, _ = study.run(configs)                                  # reused from the store
     assert again[1]["test"]["loss"] == results[1]["test"]["loss"]
+
+
+# ------------------------------------------------------------------------------ verdicts
+
+def _frame(lstm_values, gpt_values, xs=None):
+    rows = []
+    xs = xs if xs is not None else [None] * len(lstm_values)
+    for model, values in (("lstm", lstm_values), ("gpt", gpt_values)):
+        for i, (x, v) in enumerate(zip(xs, values)):
+            rows.append({"model": model, "seed": i % 3, "x": x, "A_val": v, "L_val": v,
+                         "tf_A_val": v})
+    return pd.DataFrame(rows)
+
+
+def test_model_verdict_equal_arms_is_no_measurable_difference():
+    df = _frame([0.40, 0.42, 0.41], [0.40, 0.42, 0.41])
+    for metric in ("A_val", "L_val", "tf_A_val"):
+        v = studies.model_verdict(df, metric)
+        assert v.winner is None and "no measurable difference" in v.text
+
+
+def test_model_verdict_clear_gap_and_direction_per_metric():
+    df = _frame([0.10, 0.11, 0.12], [0.90, 0.91, 0.92])
+    assert studies.model_verdict(df, "A_val").winner == "GPT"          # higher accuracy
+    assert studies.model_verdict(df, "L_val").winner == "LSTM"         # lower loss
+    assert studies.model_verdict(df, "tf_A_val").winner == "LSTM"      # earlier step
+
+
+def test_effect_and_scaling_verdicts():
+    xs = [0.3, 0.3, 0.3, 0.6, 0.6, 0.6, 0.9, 0.9, 0.9]
+    jitter = [5, -5, 0] * 3
+    flat = [1000 + j for j in jitter]
+    falling = [1000 - 1000 * x + j for x, j in zip(xs, jitter)]
+    df = _frame(flat, falling, xs)
+    assert studies.effect_verdict(df, "x", "tf_A_val", model="lstm").winner is None
+    assert studies.effect_verdict(df, "x", "tf_A_val", model="gpt").winner == "decreases"
+    # a falling t_f scales better (lower slope) than a flat one
+    assert studies.scaling_verdict(df, "x", "tf_A_val").winner == "GPT"
+    same = _frame(falling, falling, xs)
+    v = studies.scaling_verdict(same, "x", "tf_A_val")
+    assert v.winner is None and "no measurable difference" in v.text
+
+
+def test_mean_curve_geometric_is_the_mean_of_logs():
+    hs = [{"all_steps": [0, 1], "train": {"loss": [1.0, 0.01]}},
+          {"all_steps": [0, 1], "train": {"loss": [100.0, 1.0]}}]
+    steps, mean, std = studies.mean_curve(hs, "train", "loss", geometric=True)
+    np.testing.assert_allclose(mean, [10.0, 0.1], rtol=1e-12)
+    np.testing.assert_allclose(std, [np.std(np.log([1, 100]), ddof=1)] * 2, rtol=1e-12)

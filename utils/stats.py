@@ -44,10 +44,14 @@ def _fmt(mean: float, std: float, digits: int) -> str:
 
 def table(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str],
           best: Mapping[str, str] | None = None, caption: str = "", digits: int | Mapping = 3,
-          labels: Mapping[str, str] | None = None, count_label: str = "seeds"):
+          labels: Mapping[str, str] | None = None, count_label: str = "seeds",
+          best_test: bool = True):
     """A styled "mean ± std" table (pandas ``Styler``) with the best value per metric in bold.
 
-    ``best`` maps a metric to ``"max"`` or ``"min"`` (metrics not named get no bold);
+    ``best`` maps a metric to ``"max"`` or ``"min"`` (metrics not named get no bold). With
+    ``best_test`` (the default) a best value is bold only where it *beats the runner-up* beyond
+    the spread over seeds (:func:`utils.verdicts.compare`, Welch p < 0.05): a tie at the top, or
+    a gap within the noise, bolds nothing, and the caption says so;
     ``labels`` renames columns for display; ``digits`` is one int or a per-metric mapping;
     ``count_label`` names the column counting the rows behind each mean ("seeds" by default).
     """
@@ -69,15 +73,48 @@ def table(df: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str],
         if m in best:
             means = agg[f"{m}_mean"].round(d)
             target = means.max() if best[m] == "max" else means.min()
-            bold[col] = means == target
+            is_best = means == target
+            if best_test:
+                is_best = is_best & _beats_runner_up(df, by, agg, m, is_best, best[m])
+            bold[col] = is_best.values
     shown = shown.rename(columns=labels)
     shown[count_label] = agg["n_runs"].values
     bold[count_label] = False
     styler = shown.style.hide(axis="index").apply(
         lambda _: np.where(bold.values, "font-weight: bold", ""), axis=None)
+    if caption and best and best_test:
+        caption += (" (Bold only where the best mean beats the runner-up beyond the spread over "
+                    "seeds, Welch p < 0.05.)")
     if caption:
         styler = styler.set_caption(caption)
     return styler
+
+
+def _beats_runner_up(df: pd.DataFrame, by: list, agg: pd.DataFrame, metric: str,
+                     is_best: pd.Series, how: str) -> pd.Series:
+    """True for the single best group when its runs beat the runner-up group's (Welch)."""
+    from .verdicts import compare
+
+    out = pd.Series(False, index=agg.index)
+    if is_best.sum() != 1 or len(agg) < 2:
+        return out                                   # a tie at the top, or nothing to beat
+    i = is_best.idxmax()
+    rest = agg.drop(index=i)[f"{metric}_mean"]
+    j = rest.idxmax() if how == "max" else rest.idxmin()
+
+    def values(row):
+        mask = np.ones(len(df), dtype=bool)
+        for k in by:
+            v = agg.loc[row, k]
+            mask &= (df[k] == v).to_numpy() if not pd.isna(v) else df[k].isna().to_numpy()
+        return df.loc[mask, metric].to_numpy(dtype=float)
+
+    a, b = values(i), values(j)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size and b.size:
+        v = compare(a, b, ("best", "runner-up"), better="higher" if how == "max" else "lower")
+        out[i] = v.winner == "best"
+    return out
 
 
 def plain_table(df: pd.DataFrame, caption: str, fmt=None, bold: Mapping[str, str] | None = None):
@@ -157,7 +194,11 @@ def welch_test(a, b) -> WelchResult:
         t = 0.0 if ma == mb else float(np.sign(ma - mb)) * np.inf
         p = 1.0 if ma == mb else 0.0
     else:
-        res = sstats.ttest_ind(a, b, equal_var=False)
+        import warnings
+
+        with warnings.catch_warnings():      # nearly equal arms: scipy warns, the p is right
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = sstats.ttest_ind(a, b, equal_var=False)
         t, p = float(res.statistic), float(res.pvalue)
     return WelchResult(ma, sa, a.size, mb, sb, b.size, ma - mb, t, p)
 

@@ -20,6 +20,10 @@ six studies share, so that each notebook only states its grid and reads its answ
 * :func:`time_step` and :func:`estimate_cost`: seconds per training step of a config measured on
   this machine, and the cost of a sweep predicted from them (printed before a sweep starts);
 * :func:`cpu_load`: the 1-minute load average, printed beside every timing;
+* :func:`model_verdict`, :func:`effect_verdict` and :func:`scaling_verdict`: every comparative
+  sentence of the studies (which model is better, does a metric move with a parameter, which
+  model's metric moves more) through :mod:`utils.verdicts`, so a difference is called only when
+  it exceeds the spread over seeds;
 * :class:`Study`: the set-up every study notebook shares (run store, device, seeds, workers,
   evaluation schedule and smoke shape per profile), its sweep (cost printed, then trained
   through the store), its per-model curve figures and its summary table, so that a notebook
@@ -42,6 +46,12 @@ from .train.arithmetic import (SUMMARY_COLUMNS, build_data, build_model, build_o
                                check_config, evaluation_steps, make_config, summary_row)
 
 MODEL_LABELS = {"lstm": "LSTM", "gpt": "GPT"}
+# The laptop setting of notebooks 10-16: at the seed's r_train 0.5 and lr 1e-3 neither model
+# generalises within thousands of steps; at r_train 0.7 and lr 3e-3 both memorise by step
+# 90-275 and reach 0.99 validation accuracy by step 600-1,250 (seeds 0, 42, 1; lr 1e-2
+# diverges, 1e-3 is slower; at 0.9 only 96 equations are left for validation). Notebook 10
+# measures it again on every run: its calibration figure. `full` keeps the seed's settings.
+LAPTOP_SETTING = {"r_train": 0.7, "lr": 3e-3}
 # smoke runs prove the code path only: a narrow model keeps them to seconds (as notebook 10)
 SMOKE_SHAPE = dict(embedding_size=32, hidden_size=32, num_heads=2)
 MODEL_STYLES = {"lstm": dict(color="C0", ls="-", marker="o"),
@@ -135,11 +145,79 @@ def summary_frame(results: Sequence[Mapping], columns: Sequence[str] = (),
     return pd.DataFrame(rows)
 
 
-def mean_curve(histories: Sequence[Mapping], split: str, metric: str):
+# ---------------------------------------------------------------------------------------------
+# verdicts: every comparative sentence of notebooks 10-16 goes through these
+
+
+def _arm(df: pd.DataFrame, metric: str, **where) -> np.ndarray:
+    sub = df
+    for k, v in where.items():
+        sub = sub[sub[k] == v]
+    if metric not in sub.columns:
+        raise KeyError(f"no column {metric!r}; the table has {list(df.columns)}")
+    return sub[metric].to_numpy(dtype=float)
+
+
+def _better(metric: str) -> str:
+    """Lower is better for losses and steps (t_f, Δt), higher for accuracies."""
+    return "higher" if metric.startswith("A_") or "accuracy" in metric else "lower"
+
+
+def model_verdict(df: pd.DataFrame, metric: str, what: str | None = None,
+                  models: Sequence[str] = ("lstm", "gpt"), better: str | None = None,
+                  digits: int = 3, **where):
+    """LSTM vs GPT on one column of a :func:`summary_frame` (rows filtered by ``where``):
+    :func:`utils.verdicts.compare` of their per-seed values; the winner is a model label."""
+    from . import verdicts
+
+    a, b = (_arm(df, metric, model=m, **where) for m in models)
+    return verdicts.compare(a, b, tuple(MODEL_LABELS[m] for m in models),
+                            better=better or _better(metric), what=what or metric,
+                            digits=digits)
+
+
+def effect_verdict(df: pd.DataFrame, param: str, metric: str, what: str | None = None,
+                   param_label: str | None = None, log2_x: bool = False, digits: int = 3,
+                   **where):
+    """Does ``metric`` move with ``param``? :func:`utils.verdicts.trend` over every run (one
+    point per seed and value) of the rows selected by ``where`` (e.g. ``model="lstm"``)."""
+    from . import verdicts
+
+    sub = df
+    for k, v in where.items():
+        sub = sub[sub[k] == v]
+    return verdicts.trend(sub[param].to_numpy(dtype=float), sub[metric].to_numpy(dtype=float),
+                          what=what or metric, param=param_label or param, log2_x=log2_x,
+                          digits=digits)
+
+
+def scaling_verdict(df: pd.DataFrame, param: str, metric: str, what: str | None = None,
+                    models: Sequence[str] = ("lstm", "gpt"), log2_x: bool = False,
+                    digits: int = 3, **where):
+    """Which model *scales better* with ``param`` in ``metric``: the one whose OLS slope is
+    more favourable (lower for losses and steps, higher for accuracies), beyond the slopes'
+    standard errors (:func:`utils.verdicts.compare_slopes`); the winner is a model label."""
+    from . import verdicts
+
+    arms = []
+    for m in models:
+        sub = df[df.model == m]
+        for k, v in where.items():
+            sub = sub[sub[k] == v]
+        arms += [sub[param].to_numpy(dtype=float), sub[metric].to_numpy(dtype=float)]
+    return verdicts.compare_slopes(*arms, tuple(MODEL_LABELS[m] for m in models),
+                                   better=_better(metric), log2_x=log2_x, digits=digits,
+                                   what=what or f"slope of {metric} against {param}")
+
+
+def mean_curve(histories: Sequence[Mapping], split: str, metric: str, geometric: bool = False):
     """Steps and the mean and sample std over runs of ``history[split][metric]``.
 
     ``split`` is ``"train"``, ``"test"`` or ``"extra"`` (e.g. ``param_norm``). Runs are aligned
-    on the evaluation steps they share (identical grids when only the seed differs).
+    on the evaluation steps they share (identical grids when only the seed differs; a run that
+    stopped early ends the shared grid). ``geometric``: mean and std of the natural log of the
+    values (for a log axis: the band exp(mean ± std) stays positive); the mean is returned as
+    exp(mean of logs), the std in log units.
     """
     if not histories:
         raise ValueError("mean_curve needs at least one history")
@@ -156,8 +234,11 @@ def mean_curve(histories: Sequence[Mapping], split: str, metric: str):
         series = h[split][metric]
         values.append([series[index[s]] for s in steps])
     values = np.asarray(values, dtype=float)                        # (runs, steps)
+    if geometric:
+        values = np.log(np.maximum(values, 1e-12))
     std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(len(steps))
-    return steps, values.mean(axis=0), std
+    mean = values.mean(axis=0)
+    return steps, (np.exp(mean) if geometric else mean), std
 
 
 def group_results(results: Sequence[Mapping], key) -> dict:
@@ -232,7 +313,7 @@ def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: 
     ``groups`` maps a parameter value (r_train, d, B, weight decay) to the runs (seeds) trained
     with it; each panel of ``panels`` (split, metric, y label) shows the mean over seeds per
     value, with a light ± std band when ``band``. Loss panels (and ``param_norm``) have a log
-    y axis; the x axis is log-scaled by default (t ≥ 1) so that the early memorisation phase
+    y axis, their mean and band geometric (exp of the mean ± std of the logs); the x axis is log-scaled by default (t ≥ 1) so that the early memorisation phase
     and the late generalisation both show. Returns the figure (not yet shown).
     """
     import matplotlib.pyplot as plt
@@ -253,17 +334,19 @@ def plot_curves(groups: Mapping[float, Sequence[Mapping]], label: str, *, log2: 
         axes = np.atleast_2d(axes)
     flat = np.ravel(axes)
     for ax, (split, metric, ylabel) in zip(flat, panels):
+        log_y = metric == "loss" or metric.startswith("loss_") or metric == "param_norm"
         for value, runs in groups.items():
-            steps, mean, std = mean_curve(runs, split, metric)
+            steps, mean, std = mean_curve(runs, split, metric, geometric=log_y)
             keep = steps >= 1 if logx else np.ones_like(steps, dtype=bool)
             color = cm(norm(float(value)))
             ax.plot(steps[keep], mean[keep], color=color, lw=1.3)
             if band and len(runs) > 1:
-                ax.fill_between(steps[keep], (mean - std)[keep], (mean + std)[keep], color=color,
-                                alpha=0.12, lw=0)
+                lo, hi = (mean * np.exp(-std), mean * np.exp(std)) if log_y else \
+                    (mean - std, mean + std)
+                ax.fill_between(steps[keep], lo[keep], hi[keep], color=color, alpha=0.12, lw=0)
         if logx:
             _log_x_steps(ax)
-        if metric == "loss" or metric.startswith("loss_") or metric == "param_norm":
+        if log_y:
             _log_y(ax)
         ax.set_xlabel("training step t" + (" (log scale)" if logx else ""))
         ax.set_ylabel(ylabel)
@@ -537,12 +620,12 @@ def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, dev
               **train_kwargs) -> list[dict]:
     """Results of every config (in order) through ``store``, training only the missing ones.
 
-    Each run goes to its :func:`executor`: solo runs to parallel one-thread processes
-    (:func:`utils.train.arithmetic.run_many`), batched ones to
+    Each run goes to its :func:`executor`: solo runs to :func:`utils.sweep.sweep` (parallel
+    one-thread processes, or the backend ``COURSEPACK_BACKEND`` names), batched ones to
     :func:`utils.train.batched.run_batched` (on a CPU split over ``workers`` one-thread
     processes), each run keeping its own data, seed, optimizer state, clipping and metrics.
     """
-    from .train.arithmetic import run_many
+    from .train.arithmetic import train
     from .train.batched import run_batched
 
     configs = [dict(c) for c in configs]
@@ -560,8 +643,16 @@ def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, dev
         kwargs = dict(train_kwargs)
         if device != "cpu":
             kwargs["device"] = device
-        res = run_many(store, [configs[i] for i in solo_idx],
-                       workers=workers if device == "cpu" else 1, **kwargs)
+        # the pack's one sweep engine (utils/sweep.py): one-thread worker processes here, or the
+        # backend COURSEPACK_BACKEND names (dask: a local or remote cluster); in this process
+        # with one worker. Same runs, keys and fingerprints as run_many's pool.
+        from .sweep import sweep
+
+        solo = [configs[i] for i in solo_idx]
+        for c in solo:
+            check_config(c)
+        n = workers if device == "cpu" else 1
+        res = sweep(store, solo, train, workers=n, fn_kwargs=kwargs or None)
         for i, r in zip(solo_idx, res):
             out[i] = r
     return out
@@ -670,6 +761,22 @@ class Study:
                         full=dict(eval_first=100, eval_period=100)),
             shape=dict(P.pick(smoke=SMOKE_SHAPE if smoke_shape is None else smoke_shape,
                               laptop={}, full={})))
+
+    @property
+    def setting(self) -> dict:
+        """r_train and lr of this profile: :data:`LAPTOP_SETTING` in ``smoke`` and ``laptop``,
+        the seed's (0.5, 1e-3) in ``full``."""
+        seed = make_config()
+        return dict(self.P.pick(smoke=LAPTOP_SETTING, laptop=LAPTOP_SETTING,
+                                full={"r_train": seed["r_train"], "lr": seed["lr"]}))
+
+    @staticmethod
+    def deviations(config: Mapping, ignore: Sequence[str] = ("model", "seed")) -> list[str]:
+        """``"field: seed's value → this value"`` for every field of ``config`` that differs
+        from the seed's defaults (:class:`~utils.train.arithmetic.ArithmeticConfig`)."""
+        seed = make_config()
+        return [f"{k}: {seed[k]} → {v}" for k, v in config.items()
+                if k not in ignore and k in seed and seed[k] != v]
 
     @property
     def schedule(self) -> str:

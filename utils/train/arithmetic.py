@@ -88,6 +88,9 @@ class ArithmeticConfig:
     eval_steps: list = field(default_factory=list)
     track_param_norm: bool = False            # record ‖θ_t‖₂ at every evaluation
     keep_states: list = field(default_factory=list)   # also return θ_t at these steps
+    # stop at the first evaluation with validation accuracy >= this (0: train all n_steps);
+    # the calibration of notebook 10 measures t_f(A_val >= 0.99) and needs nothing after it
+    stop_at_val_accuracy: float = 0.0
     seed: int = 42
     version: int = 1                          # bump when the meaning of a result changes
 
@@ -125,6 +128,10 @@ def check_config(config: Mapping) -> None:
             raise ValueError(f"{name} must be a number >= 0, got {c[name]!r}")
     if not 0 <= c["dropout"] < 1:
         raise ValueError(f"dropout must be in [0, 1), got {c['dropout']!r}")
+    stop = c.get("stop_at_val_accuracy", 0.0)
+    if isinstance(stop, bool) or not isinstance(stop, (int, float)) or not 0 <= stop <= 1:
+        raise ValueError(f"stop_at_val_accuracy must be in [0, 1] (0: never stop early), got "
+                         f"{stop!r}")
     if not isinstance(c["eval_first"], int) or c["eval_first"] < 0:
         raise ValueError(f"eval_first must be an int >= 0, got {c['eval_first']!r}")
     for name in ("eval_steps", "keep_states"):
@@ -351,6 +358,13 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
             record_eval(step, epoch + 1, evaluate(model, train_t, config["eval_batch_size"],
                                                   rhs_only=fast)
                         if (last or not free_train_eval) else None)
+            stop = config.get("stop_at_val_accuracy", 0.0)
+            if stop and not last and history["test"]["accuracy"][-1] >= stop:
+                if owed():                  # the free training evaluation of this step
+                    record("train", evaluate(model, train_t, config["eval_batch_size"],
+                                             rhs_only=fast))
+                n_steps = step              # the run ends here, as if T had been this step
+                break
         if bar is not None:
             bar.update(1)
         if ctx is not None and checkpoint_every and step % checkpoint_every == 0 \

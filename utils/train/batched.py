@@ -60,8 +60,10 @@ def group_key(config: Mapping) -> str:
 
 
 def batchable(config: Mapping) -> bool:
-    """Whether this trainer supports the config (AdamW, no dropout); others train alone."""
-    return config["optimizer"] == "adamw" and config["dropout"] == 0
+    """Whether this trainer supports the config (AdamW, no dropout, no early stop); others
+    train alone."""
+    return (config["optimizer"] == "adamw" and config["dropout"] == 0
+            and not config.get("stop_at_val_accuracy", 0.0))
 
 
 # ---------------------------------------------------------------------------------------------
