@@ -53,6 +53,9 @@ class _CrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        # >>> exercise: cross_entropy
+        # hint: per row: log sum exp(o - max) + max - o_y (never exp of a large logit); save exp(o
+        # hint: - max) (N, V), its row sums (N, 1) and targets for backward; ctx.used = False.
         m = logits.amax(dim=-1, keepdim=True)                    # (N, 1)
         exp = (logits - m).exp_()                                # exponents <= 0: no overflow
         sum_exp = exp.sum(dim=-1, keepdim=True)                  # (N, 1), >= 1
@@ -61,16 +64,20 @@ class _CrossEntropy(torch.autograd.Function):
         ctx.save_for_backward(exp, sum_exp, targets)
         ctx.used = False
         return losses                                            # (N,)
+        # <<< exercise
 
     @staticmethod
     def backward(ctx, grad_losses: torch.Tensor):
         if ctx.used:  # the softmax below overwrites the saved exponentials in place
             raise RuntimeError("cross_entropy's backward can run only once per forward")
         ctx.used = True
+        # >>> exercise: cross_entropy
+        # hint: gradient softmax(o) - onehot(y), times grad_losses per row.
         exp, sum_exp, targets = ctx.saved_tensors
         grad = exp.div_(sum_exp)                                 # softmax(o), in place
         grad[torch.arange(grad.shape[0], device=grad.device), targets] -= 1.0
         return grad.mul_(grad_losses[:, None]), None
+        # <<< exercise
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
@@ -278,6 +285,7 @@ class TrainConfig:
     eval_batch_size: int | None = None
     checkpoint_interval: int = 100     # 0 -> never (only with a run context)
     divergence_factor: float = 1.5     # stop once the 10-step mean loss > factor × first loss
+    max_train_s: float = 0.0           # wall-clock budget of training steps, s (0 -> none)
     seed: int = 0
     device: str = "cpu"
     tensorboard: str = ""              # a log folder; needs the tensorboard package
@@ -318,6 +326,8 @@ class TrainConfig:
             raise ValueError(f"unknown decay {self.decay!r}; allowed: 'all', 'linear'")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
+        if not self.max_train_s >= 0:
+            raise ValueError(f"max_train_s must be >= 0 (0 = no budget), got {self.max_train_s}")
         TransformerConfig.from_dict(self.model)
 
     @property
@@ -363,11 +373,27 @@ def evaluate(model: TransformerLM, data, batch_size: int, context_length: int, b
     return total / batches
 
 
+def _max_id(data, block: int = 1 << 24) -> int:
+    """The largest token id. A memmap of a whole file is read with plain reads in blocks, so
+    its pages are not left mapped in this process (resident memory stays at one block, not the
+    corpus: ``bench/bench_streaming.py``)."""
+    path = getattr(data, "filename", None)
+    if not (isinstance(data, np.memmap) and path and Path(path).is_file()
+            and Path(path).stat().st_size == data.offset + data.nbytes):
+        return int(np.max(data))
+    hi = 0
+    for i in range(0, len(data), block):
+        part = np.fromfile(path, dtype=data.dtype, count=min(block, len(data) - i),
+                           offset=data.offset + i * data.itemsize)
+        hi = max(hi, int(part.max()))
+    return hi
+
+
 def _check_tokens(data, vocab_size: int, context_length: int, what: str) -> None:
     if len(data) < context_length + 1:
         raise ValueError(f"the {what} token file holds {len(data)} tokens, shorter than "
                          f"context_length + 1 = {context_length + 1}")
-    hi = int(np.max(data))
+    hi = _max_id(data)
     if hi >= vocab_size:
         raise ValueError(f"the {what} tokens go up to id {hi}, but the model's vocab_size is "
                          f"{vocab_size}: was the data encoded with a different tokenizer?")
@@ -390,9 +416,11 @@ def train_lm(config: dict, ctx=None, *, stop_after: int | None = None,
     """Train a :class:`TransformerLM` as ``config`` (a :class:`TrainConfig` dict) says.
 
     ``ctx`` (a ``utils.runs.RunContext``) enables checkpoints and resume. Returns a dict with
-    the ``history`` (per-iteration ``loss``, ``lr``, ``grad_norm``; ``val_iter``/``val_loss``),
+    the ``history`` (per-iteration ``loss``, ``lr``, ``grad_norm``; ``val_iter``/``val_loss`` and
+    ``val_wall_s``, the run's wall-clock seconds at each evaluation, resumes included),
     ``final_val_loss``, ``diverged``, ``iterations``, ``n_params``, ``tokens_per_s``,
-    ``wall_s`` and (``keep_model``) the final ``model_state``.
+    ``wall_s``, ``cpu_s`` (this process's CPU seconds) and (``keep_model``) the final
+    ``model_state``.
     """
     from ..progress import progress
 
@@ -413,8 +441,9 @@ def train_lm(config: dict, ctx=None, *, stop_after: int | None = None,
     opt = AdamW(param_groups(model, cfg.weight_decay, cfg.decay), lr=cfg.lr_max,
                 betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)
     batch_gen = torch.Generator().manual_seed(cfg.seed)
-    hist = {"loss": [], "lr": [], "grad_norm": [], "val_iter": [], "val_loss": []}
-    start, train_s, wall0, diverged = 0, 0.0, 0.0, False
+    hist = {"loss": [], "lr": [], "grad_norm": [], "val_iter": [], "val_loss": [],
+            "val_wall_s": []}
+    start, train_s, wall0, diverged, budget_hit = 0, 0.0, 0.0, False, False
 
     state = ctx.load_checkpoint() if ctx is not None else None
     if state is not None:
@@ -427,10 +456,11 @@ def train_lm(config: dict, ctx=None, *, stop_after: int | None = None,
         if val_data is not None:
             hist["val_iter"].append(it)
             hist["val_loss"].append(evaluate(model, val_data, eval_bs, C, cfg.eval_iters, device))
+            hist.setdefault("val_wall_s", []).append(wall0 + time.perf_counter() - t_wall)
 
     writer = _tensorboard(cfg.tensorboard)
     metrics_path = Path(ctx.dir) / "metrics.jsonl" if ctx is not None else None
-    t_wall = time.perf_counter()
+    t_wall, cpu0 = time.perf_counter(), time.process_time() - (state or {}).get("cpu_s", 0.0)
     if start == 0:
         evaluate_now(0)
     model.train()
@@ -485,10 +515,16 @@ def train_lm(config: dict, ctx=None, *, stop_after: int | None = None,
                 and done < cfg.max_iters:
             ctx.save_checkpoint(checkpoint_state(
                 model, opt, done, batch_rng=batch_gen.get_state(), torch_rng=torch.get_rng_state(),
-                history=hist, train_s=train_s, wall_s=wall0 + time.perf_counter() - t_wall))
+                history=hist, train_s=train_s, wall_s=wall0 + time.perf_counter() - t_wall,
+                cpu_s=time.process_time() - cpu0))
         if stop_after is not None and done == stop_after:
             bar.close()
             raise TrainingInterrupted(f"stopped after iteration {done} (stop_after)")
+        if cfg.max_train_s and train_s >= cfg.max_train_s:   # wall-clock budget spent
+            if done % cfg.eval_interval:
+                evaluate_now(done)
+            budget_hit = True
+            break
     bar.close()
     if writer is not None:
         writer.close()
@@ -499,6 +535,7 @@ def train_lm(config: dict, ctx=None, *, stop_after: int | None = None,
         "history": hist,
         "iterations": iterations,
         "diverged": diverged,
+        "budget_hit": budget_hit,
         "final_train_loss": float(np.mean(hist["loss"][-10:])) if hist["loss"] else float("nan"),
         "final_val_loss": (float("nan") if diverged or not hist["val_loss"]
                            else hist["val_loss"][-1]),
@@ -507,6 +544,7 @@ def train_lm(config: dict, ctx=None, *, stop_after: int | None = None,
         "tokens_per_s": iterations * cfg.batch_size * C / max(train_s, 1e-9),
         "train_s": train_s,
         "wall_s": wall0 + time.perf_counter() - t_wall,
+        "cpu_s": time.process_time() - cpu0,      # this process's CPU time (all its threads)
     }
     if cfg.keep_model:
         result["model_config"] = mcfg.to_dict()
