@@ -923,31 +923,31 @@ answer(f"Blocked attention equals the naive result to at most "
        f"sliding-window version equals a masked naive attention to {win_diff:.1e}.")
 
 # %%
-answer(f"**003 Q2.1(a).** *Why long sequences are hard:* attention scores every pair of "
-       f"tokens, so time and memory grow quadratically. Measured here (causal head, d_k = 64): "
-       f"naive time ∝ S^{fit_t.loc['naive', 'time exponent']:.2f} and peak memory ∝ "
-       f"S^{fit_t.loc['naive', 'memory exponent']:.2f}; at S = {LENS[-1]} one head already "
-       f"holds {fmt_bytes(naive_peak)} — score, mask and weight matrices — and a model "
-       f"multiplies that by heads × layers × batch. *A method:* exact tiled attention with the "
-       f"online softmax (FlashAttention). It never stores the S×S matrix: our blocked version "
-       f"peaks at {fmt_bytes(blocked_peak)} (memory ∝ "
-       f"S^{fit_t.loc['blocked', 'memory exponent']:.2f}) and torch's fused kernel at "
-       f"{fmt_bytes(sdpa_peak)} (∝ S^{fit_t.loc['torch SDPA', 'memory exponent']:.2f}); "
-       f"both are O(S): the S×64 output ({fmt_bytes(4 * 64 * LENS[-1])}) plus tile buffers "
-       f"of fixed size, which dominate at these lengths and pull the exponent below 1. Its "
-       f"FLOPs stay quadratic (counted FLOPs of our blocked version ∝ "
-       f"S^{fit_t.loc['blocked', 'FLOP exponent']:.2f}; measured time ∝ "
-       f"S^{fit_t.loc['blocked', 'time exponent']:.2f}, torch SDPA "
-       f"S^{fit_t.loc['torch SDPA', 'time exponent']:.2f}): it saves memory and memory "
-       f"traffic, not arithmetic. To cut the FLOPs as well one must approximate, e.g. a "
-       f"sliding window of {WINDOW} keys: FLOPs ∝ "
-       f"S^{fit_t.loc[f'blocked, window {WINDOW}', 'FLOP exponent']:.2f}, time ∝ "
-       f"S^{fit_t.loc[f'blocked, window {WINDOW}', 'time exponent']:.2f}, at the price of a "
-       f"receptive field of {WINDOW} tokens per layer (section 8)."
-       + ("" if LENS[-3] >= 4 * WINDOW else
-          f" *Caveat:* at these short lengths (up to {LENS[-1]}) fixed overheads and the "
-          f"window (which covers the whole sequence below S = {WINDOW}) blur the time "
-          f"exponents; the memory exponents are already clear."))
+q21a = (
+    f"**003 Q2.1(a).** *Why long sequences are hard:* attention scores every pair of tokens, "
+    f"so time and memory grow quadratically. Measured (causal head, d_k = 64): naive time ∝ "
+    f"S^{fit_t.loc['naive', 'time exponent']:.2f}, peak memory ∝ "
+    f"S^{fit_t.loc['naive', 'memory exponent']:.2f}; at S = {LENS[-1]} one head holds "
+    f"{fmt_bytes(naive_peak)} of score, mask and weight matrices, times heads × layers × "
+    f"batch in a model. *A method:* exact tiled attention with the online softmax "
+    f"(FlashAttention), which never stores the S×S matrix: our blocked version peaks at "
+    f"{fmt_bytes(blocked_peak)} (∝ S^{fit_t.loc['blocked', 'memory exponent']:.2f}), torch's "
+    f"fused kernel at {fmt_bytes(sdpa_peak)} (∝ "
+    f"S^{fit_t.loc['torch SDPA', 'memory exponent']:.2f}): O(S), the output plus fixed-size "
+    f"tiles, which pull the exponent below 1 at these lengths. Its FLOPs stay quadratic "
+    f"(counted ∝ S^{fit_t.loc['blocked', 'FLOP exponent']:.2f}; time ∝ "
+    f"S^{fit_t.loc['blocked', 'time exponent']:.2f}, SDPA "
+    f"S^{fit_t.loc['torch SDPA', 'time exponent']:.2f}): it saves memory traffic, not "
+    f"arithmetic. Cutting FLOPs needs an approximation, e.g. a {WINDOW}-key sliding window: "
+    f"FLOPs ∝ S^{fit_t.loc[f'blocked, window {WINDOW}', 'FLOP exponent']:.2f}, time ∝ "
+    f"S^{fit_t.loc[f'blocked, window {WINDOW}', 'time exponent']:.2f}, with a receptive field "
+    f"of {WINDOW} tokens per layer (section 8)."
+    + ("" if LENS[-3] >= 4 * WINDOW else
+       f" *Caveat:* at S ≤ {LENS[-1]} fixed overheads and the window blur the time "
+       f"exponents; the memory exponents are clear."))
+n_words = len(q21a.replace("*", "").split())
+assert n_words <= 200, f"the answer to Q2.1(a) has {n_words} words; the question allows 200"
+answer(q21a)
 
 # %% [markdown]
 # ## 8. Receptive field: attention vs a stack of convolutions (003 Q2.1(b))

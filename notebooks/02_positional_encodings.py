@@ -61,6 +61,7 @@ from utils.runs import RunStore
 from utils.stats import table
 from utils.train.lm import cross_entropy
 from utils.train.optim import AdamW, cosine_schedule
+from utils.verdicts import compare
 
 store = RunStore("02_positional_encodings")
 STEPS = P.pick(smoke=20, laptop=250, full=1000)
@@ -461,6 +462,15 @@ answer(
 
 # %%
 ranking = sorted(second_half, key=second_half.get, reverse=True)
+rope_by_pos = np.array([r["acc_double_len_by_pos"] for c, r in zip(configs, results)
+                        if c["positions"] == "rope"])   # (seeds, positions lag ... 2L - 1)
+quarter = max(1, train_len // 4)
+new = rope_by_pos[:, train_len - lag:]                  # positions train_len ... 2L - 1
+near_s, far_s = new[:, :quarter].mean(1), new[:, -quarter:].mean(1)   # per seed
+rope_near, rope_far = float(near_s.mean()), float(far_s.mean())
+decay = compare(near_s, far_s, names=(f"the first {quarter} new positions",
+                                      f"the last {quarter}"), better="higher",
+                what="RoPE accuracy")
 answer(
     f"**Q2.4 (b) — absolute vs relative.** On sequences twice the training length, accuracy on "
     f"the positions never seen in training is {second_half['learned']:.2f} for the learned "
@@ -474,9 +484,19 @@ answer(
     f"(section 3: exact to {rope_spread:.0e}), so one rule serves every position, including "
     f"unseen ones; it costs no parameters and leaves the embeddings to the content. "
     + (f"Its extrapolation is imperfect here ({second_half['rope']:.2f} on the new positions "
-       f"against {a['rope']['acc_train_len']:.2f} on the trained ones): queries and keys at new "
-       f"positions are rotated by angles the network never saw, which length-extension methods "
-       f"(position interpolation, NTK-aware scaling) address."
+       f"against {a['rope']['acc_train_len']:.2f} on the trained ones). The cause is not the "
+       f"absolute rotation angle: by section 3's identity a query and the key {lag} tokens "
+       f"behind it score exactly as they did in training, wherever they sit. What is new past "
+       f"position {train_len - 1} is (i) offsets of {train_len} to {2 * train_len - 1} between "
+       f"a query and the earliest keys, which training never showed, so nothing taught the "
+       f"network to keep those scores low, and (ii) more keys in every softmax (up to "
+       f"{2 * train_len} instead of {train_len}), so the attention mass spreads thinner. "
+       + (f"The accuracy per position fits that: it falls with distance past the training "
+          f"length ({decay.text}), as both effects grow with the position; this run does not "
+          f"separate the two."
+          if decay.winner == f"the first {quarter} new positions" else
+          f"The accuracy per position does not measurably fall with distance past the "
+          f"training length ({decay.text}), so this run cannot tell which of the two matters.")
        if second_half['rope'] < a['rope']['acc_train_len'] - 0.02 else
        f"Here it extrapolates fully ({second_half['rope']:.2f} on the new positions)."))
 

