@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from fractions import Fraction
@@ -41,57 +40,26 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _run_in_worker(namespace: str, root: str, config: dict) -> str:
-    import torch
-
-    torch.set_num_threads(1)
-    from ..runs import RunStore
-
-    store = RunStore(namespace, root=root)
-    store.run(config, functools.partial(train_lm, progress_bar=False))
-    return store.key(config)
-
-
 def run_lm_many(store, configs: Sequence[Mapping], workers: int | None = None,
                 desc: str | None = None) -> list[dict]:
-    """``train_lm`` results for every config (in order), training only the missing ones.
+    """``train_lm`` results for every config (in order), training only the missing ones,
+    through the pack's sweep engine (:func:`utils.sweep.sweep`).
 
     With ``workers > 1`` (default: one per core, at most 2) the missing runs train in that many
-    spawned processes with one torch thread each; a one-thread run may differ from a
-    multi-thread run of the same config in the last float bits, not more. Stored runs (and
-    stale ones: the fingerprint of ``train_lm`` is checked) are handled by the run store.
+    worker processes with one torch thread each (or on the backend ``COURSEPACK_BACKEND``
+    names); a one-thread run may differ from a multi-thread run of the same config in the last
+    float bits, not more. Stored runs (and stale ones: the fingerprint of ``train_lm`` is
+    checked) are handled by the run store.
     """
-    from ..progress import progress
+    from ..sweep import sweep
 
-    configs = [dict(c) for c in configs]
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    todo = [c for c in configs if not store.is_done(c, train_lm)]
-    unique = list({store.key(c): c for c in todo}.values())
-    if workers > 1 and len(unique) > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
-        n = min(workers, len(unique))
-        bar = progress(total=len(unique), desc=desc or f"{store.namespace}: {len(unique)} runs "
-                       f"in {n} processes")
-        with cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_in_worker, store.namespace, str(store.root), c)
-                       for c in unique]
-            for fut in cf.as_completed(futures):
-                fut.result()                      # a worker's error is raised here
-                bar.update(1)
-        bar.close()
-        store.computed += len(unique)
-        out = []
-        for c in configs:
-            r = store.load(c, train_lm)
-            if r is None:
-                raise RuntimeError(f"run {store.key(c)} finished in a worker but cannot be "
-                                   "loaded from the run store")
-            out.append(r)
-        return out
+    configs = [dict(c) for c in configs]
+    if workers > 1:
+        return sweep(store, configs, train_lm, workers=workers, desc=desc, threads=1,
+                     fn_kwargs={"progress_bar": False})
     return store.sweep(configs, train_lm, desc=desc)
 
 
