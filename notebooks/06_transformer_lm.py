@@ -91,7 +91,7 @@ from utils.train.lm import (cross_entropy, get_batch, load_tokens, model_from_re
                             pick_threads, train_lm)
 from utils.train.lm_study import (ablation_verdicts, arm_verdict, batch_verdicts, cpu_seconds,
                                   default_workers, experiment_log, lr_bracket, memory_expression,
-                                  run_lm_many)
+                                  run_lm_many, show_experiment_log)
 from utils.train.optim import AdamW
 
 store = RunStore("06_transformer_lm")
@@ -807,15 +807,10 @@ log_entries = ([("learning rate", c, r) for c, r in zip(lr_configs, lr_results)]
                + [("batch size", c, r) for c, r in zip(bs_configs, bs_results)]
                + [("code corpus", c, r) for c, r in zip(code_configs, code_results)])
 exp_log = experiment_log(log_entries, run_config(prose, BEST_LR, P.seeds[0]))
-n_trained = len(exp_log)
-answer(f"{n_trained} distinct runs: {int((exp_log.status == 'done').sum())} done, "
-       f"{int((exp_log.status == 'diverged').sum())} diverged; "
-       f"{exp_log['CPU s'].sum() / 60:.1f} CPU-minutes of training in all, i.e. about "
-       f"{exp_log['CPU s'].sum() / 60 / max(1, WORKERS):.1f} min of wall time on an idle machine "
-       f"with {WORKERS} worker process(es).")
-exp_log.style.hide(axis="index").format({"final val loss": "{:.3f}", "best val loss": "{:.3f}",
-                                         "wall s": "{:.0f}", "CPU s": "{:.0f}"}) \
-    .set_caption("Table 4b: the experiment log of notebook 06 (one row per run)")
+log_text, log_table = show_experiment_log(
+    exp_log, WORKERS, "Table 4b: the experiment log of notebook 06 (one row per run)")
+answer(log_text)
+log_table
 
 # %% [markdown]
 # ## 8 · Generating text (problem `generate`)

@@ -78,7 +78,7 @@ from utils.stats import table
 from utils.studies import cpu_load
 from utils.train.lm import cross_entropy, model_from_result, pick_threads, train_lm
 from utils.train.lm_study import arm_verdict, compare_samples, cpu_seconds, default_workers, \
-    experiment_log, run_lm_many
+    experiment_log, run_lm_many, show_experiment_log
 from utils.train.optim import AdamW
 
 store = RunStore("07_char_gpt")
@@ -712,14 +712,10 @@ answer(f"**Q2.9 (c).** With {TOKEN_BUDGET:,} training characters, batch 8 takes 
 exp_log = experiment_log([("positions", c, r) for c, r in zip(configs, results)]
                          + [("batch size", c, r) for c, r in zip(bs_configs, bs_results)],
                          train_config("rope", P.seeds[0]))
-answer(f"{len(exp_log)} runs: {int((exp_log.status == 'done').sum())} done, "
-       f"{int((exp_log.status == 'diverged').sum())} diverged; "
-       f"{exp_log['CPU s'].sum() / 60:.1f} CPU-minutes of training in all, i.e. about "
-       f"{exp_log['CPU s'].sum() / 60 / max(1, WORKERS):.1f} min of wall time on an idle machine "
-       f"with {WORKERS} worker process(es).")
-exp_log.style.hide(axis="index").format({"final val loss": "{:.3f}", "best val loss": "{:.3f}",
-                                         "wall s": "{:.0f}", "CPU s": "{:.0f}"}) \
-    .set_caption("Table 5: the experiment log of notebook 07 (one row per run)")
+log_text, log_table = show_experiment_log(
+    exp_log, WORKERS, "Table 5: the experiment log of notebook 07 (one row per run)")
+answer(log_text)
+log_table
 
 # %%
 finish(store)

@@ -151,6 +151,16 @@ def _module_name_of(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def import_from_target(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module an ``from ... import`` names, from inside ``package`` (relative
+    imports resolved: one dot is ``package`` itself, each further dot one level up)."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _static_imports(tree: ast.AST, module: str) -> set[str]:
     is_pkg = False
     path = _module_file(module)
@@ -162,12 +172,7 @@ def _static_imports(tree: ast.AST, module: str) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if _pack_of(a.name))
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = import_from_target(node, package)
             if not _pack_of(target):
                 continue
             subs = [f"{target}.{a.name}" for a in node.names]

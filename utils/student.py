@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .code_fingerprint import import_from_target
 from .paths import ROOT
 
 GRADING_FILE = "grading.toml"
@@ -312,12 +313,7 @@ def _imports(tree: ast.AST, module: str, is_pkg: bool, root: Path) -> set[str]:
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = import_from_target(node, package)
             targets = [target] + [f"{target}.{a.name}" for a in node.names]
         for t in targets:
             if t.split(".")[0] == "utils" and _module_path(root, t) is not None:

@@ -274,6 +274,20 @@ _PARAM_MONOMIALS = [{"L": 1, "d": 2}, {"L": 1, "d": 1, "f": 1}, {"V": 1, "d": 1}
                     {}]
 
 
+
+def show_experiment_log(exp_log, workers: int, caption: str):
+    """The log's summary sentence (runs done / diverged, CPU-minutes and the idle wall time
+    they mean with ``workers`` worker processes) and the log as a styled table."""
+    text = (f"{len(exp_log)} distinct runs: {int((exp_log.status == 'done').sum())} done, "
+            f"{int((exp_log.status == 'diverged').sum())} diverged; "
+            f"{exp_log['CPU s'].sum() / 60:.1f} CPU-minutes of training in all, i.e. about "
+            f"{exp_log['CPU s'].sum() / 60 / max(1, workers):.1f} min of wall time on an idle "
+            f"machine with {workers} worker process(es).")
+    table = exp_log.style.hide(axis="index").format(
+        {"final val loss": "{:.3f}", "best val loss": "{:.3f}", "wall s": "{:.0f}",
+         "CPU s": "{:.0f}"}).set_caption(caption)
+    return text, table
+
 def _mono_value(m: Mapping, point: Mapping) -> int:
     return math.prod(point[k] ** e for k, e in m.items())
 
