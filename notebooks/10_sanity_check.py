@@ -36,7 +36,7 @@ weight_decay = -1.0  # AdamW weight decay; -1: profile default (1.0)
 workers = 0          # parallel 1-thread processes for independent runs; 0: profile default
 
 # %%
-from utils.notebook import answer, finish, start
+from utils.notebook import answer, finish, show_source, start
 from utils.params import Float, Int
 
 P = start("10_sanity_check", globals(), n_steps=Int(min=0), lr=Float(min=0.0),
@@ -44,7 +44,6 @@ P = start("10_sanity_check", globals(), n_steps=Int(min=0), lr=Float(min=0.0),
           workers=Int(min=0, max=16))
 
 # %%
-import inspect
 import time
 
 import numpy as np
@@ -70,7 +69,7 @@ store = RunStore("10_sanity_check")
 # right-hand-side tokens are (problem 3):
 
 # %%
-print(inspect.getsource(get_loss_and_accuracy))
+show_source(get_loss_and_accuracy)
 
 # %% [markdown]
 # The trainer keeps the starter code's defaults: AdamW (lr $10^{-3}$, weight decay 1),

@@ -310,3 +310,11 @@ print("\\n".join(logs))
     nb = json.loads((tmp_path / "03_lstm.ipynb").read_text())
     ran = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
     assert "require(" in "".join(ran[-1]["source"])        # it stopped at the check cell
+
+
+def test_the_pack_shows_its_source_without_markers_and_hints():
+    from utils.notebook import _without_exercise_markers
+
+    src = ("def f(x):\n    # >>> exercise: f\n    # hint: double it\n    y = 2 * x   # (B,)\n"
+           "    # <<< exercise\n    return y\n")
+    assert _without_exercise_markers(src) == "def f(x):\n    y = 2 * x   # (B,)\n    return y\n"

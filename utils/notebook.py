@@ -64,8 +64,20 @@ def show_source(*objs) -> None:
 
     if not objs:
         raise TypeError("show_source needs at least one function, class or module")
-    code = "\n\n".join(inspect.getsource(o) for o in objs)
+    code = "\n\n".join(_without_exercise_markers(inspect.getsource(o)) for o in objs)
     display(Markdown(f"```python\n{code}\n```"))
+
+
+def _without_exercise_markers(source: str) -> str:
+    """The pack's source without the student-edition markers and hints (``# >>> exercise``,
+    ``# hint:``, ``# <<< exercise``; see CONTRIBUTING); the student edition keeps them."""
+    from .paths import ROOT
+
+    if (ROOT / "STUDENT_EDITION").exists():
+        return source
+    keep = [line for line in source.splitlines()
+            if not line.lstrip().startswith(("# >>> exercise", "# <<< exercise", "# hint:"))]
+    return "\n".join(keep) + ("\n" if source.endswith("\n") else "")
 
 
 def finish(store=None) -> None:
