@@ -69,14 +69,14 @@ def show_source(*objs) -> None:
 
 
 def _without_exercise_markers(source: str) -> str:
-    """The pack's source without the student-edition markers and hints (``# >>> exercise``,
-    ``# hint:``, ``# <<< exercise``; see CONTRIBUTING); the student edition keeps them."""
+    """The pack's source without the student edition's marker and hint comment lines (see
+    CONTRIBUTING, "Exercises"); the student edition keeps them."""
     from .paths import ROOT
 
     if (ROOT / "STUDENT_EDITION").exists():
         return source
-    keep = [line for line in source.splitlines()
-            if not line.lstrip().startswith(("# >>> exercise", "# <<< exercise", "# hint:"))]
+    marks = ("# " + ">" * 3 + " exercise", "# " + "<" * 3 + " exercise", "# hint:")
+    keep = [line for line in source.splitlines() if not line.lstrip().startswith(marks)]
     return "\n".join(keep) + ("\n" if source.endswith("\n") else "")
 
 
