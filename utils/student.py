@@ -433,6 +433,18 @@ def exercise_table(exercises: dict[str, Exercise]) -> str:
     return "\n".join(rows)
 
 
+def _chosen(exercises: dict[str, Exercise], names: Iterable[str] | None) -> list[str]:
+    """``names`` checked against the exercises (all of them when None); an unknown name is an
+    error that lists the known ones."""
+    if names is None:
+        return list(exercises)
+    names = list(names)
+    unknown = [n for n in names if n not in exercises]
+    if unknown:
+        raise ExerciseError(f"unknown exercises {unknown}; known: {', '.join(exercises)}")
+    return names
+
+
 def build(out: Path | str | None = None, root: Path = ROOT, only: Iterable[str] | None = None,
           log: Callable[[str], None] = print) -> dict:
     """Write the student edition of the repository at ``root`` into ``out`` (default
@@ -447,12 +459,7 @@ def build(out: Path | str | None = None, root: Path = ROOT, only: Iterable[str] 
     if out == root or root.is_relative_to(out):
         raise ExerciseError(f"refusing to write the student edition over the pack itself ({out})")
     exercises = load_exercises(root)
-    if only is not None:
-        only = list(only)
-        unknown = [n for n in only if n not in exercises]
-        if unknown:
-            raise ExerciseError(f"unknown exercises {unknown}; known: {', '.join(exercises)}")
-    cut_names = set(exercises) if only is None else set(only)
+    cut_names = set(_chosen(exercises, only))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     removed: dict[str, list[list[str]]] = {}
@@ -916,11 +923,7 @@ def grade(student: Path | str | None = None, root: Path = ROOT,
         raise ExerciseError(f"{student} is not a course-pack tree: utils/__init__.py is missing")
     exercises = load_exercises(root)
     if names is not None:
-        names = list(names)
-        unknown = [n for n in names if n not in exercises]
-        if unknown:
-            raise ExerciseError(f"unknown exercises {unknown}; known: {', '.join(exercises)}")
-        exercises = {n: exercises[n] for n in names}
+        exercises = {n: exercises[n] for n in _chosen(exercises, names)}
     tests = sorted({t for ex in exercises.values() for t in ex.tests})
     python = python or sys.executable
     with tempfile.TemporaryDirectory(prefix="coursepack-grade-") as tmp:
