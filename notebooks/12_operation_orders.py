@@ -243,14 +243,12 @@ answer(f"The training set holds {n_t} ternary and {n_b} binary equations ({n_t /
 gen = df[df.equations == "all"]
 n_gen = {m: int((gen[gen.model == studies.MODEL_LABELS[m]]["A_val"] >= 0.99).sum())
          for m in study.models}
-cpu = sum(r["wall_s"] for r in results)
 budget = (f"*Budget:* T = {T} steps ({T / default['n_steps']:.1%} of the seed's "
           f"{default['n_steps']}), seeds {study.seeds}; deviations from the seed's setting: "
           f"{'; '.join(deviations) or 'none'}. Runs reaching validation accuracy ≥ 0.99 on all "
           f"equations within T: " + ", ".join(f"{studies.MODEL_LABELS[m]} {n_gen[m]} of "
                                                f"{len(by_model[m])}" for m in study.models)
-          + f". The {len(results)} runs took {cpu:.0f} worker-seconds (one thread each; CPU "
-            f"seconds when the machine is otherwise idle).")
+          + ". " + studies.cost_sentence(results))
 if P.profile == "laptop":
     seed_cfg = [{**c, "r_train": default["r_train"], "lr": default["lr"],
                  "n_steps": default["n_steps"], "eval_period": 100} for c in configs]

@@ -224,7 +224,6 @@ answer("*t_f(A_val)* — " + "; ".join(
 gen = df.groupby(["model", "num_layers", "embedding_size"])["A_val"].mean()
 n_gen = {m: int((gen.loc[m] >= 0.99).sum()) for m in study.models}
 sat = {m: bool((df[df.model == m]["A_val"] == 1.0).all()) for m in study.models}
-cpu = sum(r["wall_s"] for r in results)
 text = (f"*At this budget* (T = {T} steps, {T / default['n_steps']:.1%} of the seed's; "
         f"deviations from the seed's setting: {'; '.join(deviations) or 'none'}): "
         + ", ".join(f"{n_gen[m]} of {len(points)} {studies.MODEL_LABELS[m]} shapes reach "
@@ -240,8 +239,7 @@ if not all(n_gen[m] == len(points) for m in study.models):
 if (WIDTHS, LAYERS) != (SEED_D, SEED_L):
     text += (f"The seed's 3 × 3 grid (d in {SEED_D}, L in {SEED_L}) is reduced here to the "
              f"{len(points)} shapes above; `full` trains the whole grid at the seed's setting. ")
-text += (f"The {len(results)} runs took {cpu:.0f} worker-seconds (one thread each; CPU seconds "
-         f"when the machine is otherwise idle).")
+text += studies.cost_sentence(results)
 if P.profile == "laptop":
     full_cfg = studies.sweep_configs(studies.grid(num_layers=SEED_L, embedding_size=SEED_D),
                                      study.models, study.seeds[:1], hidden_size="d")

@@ -296,9 +296,12 @@ def test_killed_run_resumes_to_identical_history(tmp_path, model, batch):
 
     def resume(c, ctx):
         resumed_ctx["ctx"] = ctx
+        resumed_ctx["cpu_before"] = ctx.load_checkpoint()["cpu_s"]
         return A.train(c, ctx, checkpoint_every=4)
     out = store.run(config, resume, code=A.train)
     assert resumed_ctx["ctx"].resumed                             # it did start from step 8
+    # CPU time accumulates over the interruption: the checkpoint's part plus the resumed part
+    assert 0 < resumed_ctx["cpu_before"] < out["cpu_s"]
     for key in ("train", "test", "extra", "all_steps", "steps_epoch"):
         assert out[key] == ref[key], key                          # bitwise equal floats
     for k in ref["final_state"]:

@@ -593,6 +593,16 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     return out
 
 
+def cost_sentence(results: Sequence[Mapping]) -> str:
+    """What the runs cost, from what each recorded: "The N runs took X CPU-seconds (Y s of
+    wall-clock time)", summed over runs (parallel runs overlap in wall-clock time). Runs stored
+    before ``train`` recorded ``cpu_s`` count their wall time."""
+    cpu = sum(r.get("cpu_s", r["wall_s"]) for r in results)
+    wall = sum(r["wall_s"] for r in results)
+    return (f"The {len(results)} runs took {cpu:,.0f} CPU-seconds ({wall:,.0f} s of wall-clock "
+            f"time, summed over runs).")
+
+
 def default_workers() -> int:
     """Worker processes for :func:`utils.train.arithmetic.run_many`: one per core, at most 2."""
     return max(1, min(2, os.cpu_count() or 1))

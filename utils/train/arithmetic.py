@@ -261,7 +261,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
     """
     config = dict(config)
     check_config(config)
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     from ..seeding import seed_everything
 
     seed_everything(config["seed"])
@@ -287,7 +287,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
 
     history = {"train": {}, "test": {}, "all_steps": [], "steps_epoch": {}, "extra": {}}
     states: dict[int, dict] = {}
-    step, wall_before = 0, 0.0
+    step, wall_before, cpu_before = 0, 0.0, 0.0
     metric_fns = dict(metric_fns or {})
 
     def record(split: str, metrics: dict) -> None:
@@ -319,7 +319,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
         torch.set_rng_state(ckpt["torch_rng"])
         history, states, step = ckpt["history"], ckpt["states"], ckpt["step"]
         perm = ckpt["perm"]
-        wall_before = ckpt["wall_s"]
+        wall_before, cpu_before = ckpt["wall_s"], ckpt.get("cpu_s", 0.0)
     else:
         record_eval(0, 0, None if free_train_eval else evaluate(
             model, train_t, config["eval_batch_size"], rhs_only=fast))
@@ -374,7 +374,8 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
                 "order_gen": order_gen.get_state(), "perm": perm,
                 "torch_rng": torch.get_rng_state(),
                 "history": history, "states": states,
-                "wall_s": wall_before + time.perf_counter() - t_start})
+                "wall_s": wall_before + time.perf_counter() - t_start,
+                "cpu_s": cpu_before + time.process_time() - c_start})
         if callback is not None:
             callback(step)
     if bar is not None:
@@ -390,6 +391,7 @@ def train(config: Mapping, ctx=None, *, device: str = "cpu", checkpoint_every: i
         "final_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "states": states,
         "wall_s": wall_before + time.perf_counter() - t_start,
+        "cpu_s": cpu_before + time.process_time() - c_start,   # this process's CPU time
         "step_s": loop_s / max(step - step0, 1),
     }
 
@@ -495,61 +497,26 @@ def first_step_reaching(history: Mapping, split: str, metric: str, threshold: fl
 # many runs
 
 
-def _run_in_worker(namespace: str, root: str, config: dict, kwargs: dict) -> str:
-    torch.set_num_threads(1)
-    from ..runs import RunStore
-
-    store = RunStore(namespace, root=root)
-    store.run(config, functools.partial(train, **kwargs))
-    return store.key(config)
-
-
 def run_many(store, configs: Sequence[Mapping], workers: int = 1, desc: str | None = None,
              threads: int | None = None, **train_kwargs) -> list[dict]:
-    """Results of ``train`` for every config (in order), computing only the missing ones.
+    """Results of ``train`` for every config (in order), computing only the missing ones, through
+    the pack's one sweep engine (:func:`utils.sweep.sweep`).
 
-    ``workers > 1`` trains the missing runs in that many worker processes with one thread each
-    (independent runs on a 2-core CPU: about 1.16× the throughput of one two-thread process);
-    a one-thread run can differ from a two-thread run of the same config in the last float
-    bits. ``threads`` sets torch's thread count for runs trained in this process (on a busy
-    machine one thread avoids OpenMP threads waiting for each other at every small operation).
-    ``train_kwargs`` go to :func:`train` (e.g. ``checkpoint_every``).
+    ``workers > 1`` trains the missing runs in that many one-thread worker processes (or on the
+    backend ``COURSEPACK_BACKEND`` names, e.g. a Dask cluster); independent runs on a 2-core
+    CPU: about 1.16× the throughput of one two-thread process; a one-thread run can differ from
+    a two-thread run of the same config in the last float bits. ``workers`` = 1 trains in this
+    process; ``threads`` then sets torch's thread count (on a busy machine one thread avoids
+    OpenMP threads waiting for each other at every small operation). ``train_kwargs`` go to
+    :func:`train` (e.g. ``checkpoint_every``; a per-run ``progress`` bar only in this process).
     """
+    from ..sweep import sweep
+
     configs = [dict(c) for c in configs]
     for c in configs:
         check_config(c)
-    todo = [c for c in configs if not store.is_done(c, train)]    # stale code counts as todo
-    unique = list({store.key(c): c for c in todo}.values())
-    if workers > 1 and len(unique) > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
-        from ..progress import progress as _progress
-
-        bar = _progress(total=len(unique), desc=desc or f"{store.namespace}: "
-                        f"{len(unique)} runs in {min(workers, len(unique))} processes")
-        kwargs = {k: v for k, v in train_kwargs.items() if k != "progress"}
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(unique)),
-                                    mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_in_worker, store.namespace, str(store.root), c, kwargs)
-                       for c in unique]
-            for fut in cf.as_completed(futures):
-                fut.result()                         # re-raise a worker's error here
-                bar.update(1)
-        bar.close()
-        results = []
-        done_here = {store.key(c) for c in unique}
-        for c in configs:
-            results.append(store.load(c) if store.key(c) in done_here else store.run(c, train))
-            if store.key(c) in done_here:
-                done_here.discard(store.key(c))
-                store.computed += 1
-        return results
-    fn = functools.partial(train, **train_kwargs) if train_kwargs else train
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        return [store.run(c, fn) for c in configs]
-    finally:
-        torch.set_num_threads(before)
+    kwargs = dict(train_kwargs)
+    if workers > 1:
+        kwargs.pop("progress", None)                 # the sweep's own bar counts the runs
+    return sweep(store, configs, train, backend=None if workers > 1 else "local",
+                 workers=workers, desc=desc, threads=threads, fn_kwargs=kwargs or None)

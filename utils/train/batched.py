@@ -400,18 +400,19 @@ def run_batched(store, configs: Sequence[Mapping], device: str = "cpu", workers:
     fresh: dict = {}
     if split > 1 and len(chunks) > 1:
         import concurrent.futures as cf
-        import multiprocessing as mp
 
-        with cf.ProcessPoolExecutor(max_workers=min(split, len(chunks)),
-                                    mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_group_in_worker, store.namespace, str(store.root), chunk,
-                                   device, checkpoint_every) for chunk in chunks]
-            for fut in cf.as_completed(futures):
-                for key in fut.result():                 # re-raises a worker's error here
-                    fresh[key] = None
-                    store.computed += 1
-                if bar is not None:
-                    bar.update(1)
+        from ..sweep import process_pool
+
+        # the sweep engine's shared pool of spawned one-thread workers (utils/sweep.py)
+        pool = process_pool(min(split, len(chunks)))
+        futures = [pool.submit(_group_in_worker, store.namespace, str(store.root), chunk,
+                               device, checkpoint_every) for chunk in chunks]
+        for fut in cf.as_completed(futures):
+            for key in fut.result():                     # re-raises a worker's error here
+                fresh[key] = None
+                store.computed += 1
+            if bar is not None:
+                bar.update(1)
     else:
         for chunk in chunks:
             fresh.update(_train_chunk(store, chunk, device, checkpoint_every))

@@ -23,9 +23,9 @@ are functions of the position, not trained tables). A learned position table has
 ``train_length`` rows: evaluation beyond it is *not defined* and is stored as NaN, never
 computed by extending or clamping the table.
 
-:func:`run_parallel` trains the missing runs of a sweep in one-thread worker processes, each
-storing its result in the run store; the caller then reads every result with
-``store.sweep`` (so reruns reuse finished runs and an interrupted sweep resumes).
+Sweeps of these runs go through the pack's one sweep engine (``store.sweep``, i.e.
+:func:`utils.sweep.sweep`): missing runs in one-thread worker processes, reruns reuse
+finished runs and an interrupted sweep resumes.
 """
 
 from __future__ import annotations
@@ -276,56 +276,3 @@ def train_char_lm(config: dict, ctx=None) -> dict:
             "train_chars": len(train), "val_chars": len(val),
             "train_cpu_s": train_cpu, "cpu_s": time.process_time() - t_cpu,
             "wall_s": time.perf_counter() - t_wall}
-
-
-# ---------------------------------------------------------------------------------------------
-# parallel sweeps
-
-
-def _run_in_worker(namespace: str, root: str, config: dict, fn_name: str) -> None:
-    from ..runs import RunStore
-
-    torch.set_num_threads(1)
-    RunStore(namespace, root=root).run(config, globals()[fn_name])
-
-
-def run_parallel(store, configs: list[dict], fn, workers: int, desc: str = "runs") -> list:
-    """Every config's result through ``store``: the missing (or stale) runs trained first in
-    ``workers`` one-thread processes (``fn`` must be :func:`train_task` or
-    :func:`train_char_lm`), each storing its result, then every result read back in order;
-    ``workers`` ≤ 1 trains in this process with ``store.sweep``."""
-    if fn not in (train_task, train_char_lm):
-        raise ValueError("run_parallel trains train_task or train_char_lm (a worker process "
-                         "imports them by name)")
-    todo = list({store.key(c): c for c in configs if not store.is_done(c, fn)}.values())
-    if workers > 1 and len(todo) > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
-        from ..progress import progress
-
-        bar = progress(total=len(todo), desc=f"{desc}: {len(todo)} runs in "
-                                             f"{min(workers, len(todo))} processes")
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                                    mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_in_worker, store.namespace, str(store.root), c,
-                                   fn.__name__) for c in todo]
-            for fut in cf.as_completed(futures):
-                fut.result()                              # a worker's error is raised here
-                bar.update(1)
-        bar.close()
-        fresh = {store.key(c) for c in todo}
-        results = []
-        for c in configs:
-            # trained just now by a worker: read as stored (a module edited meanwhile by
-            # someone else must not send the whole sweep back to this one process)
-            r = store.load(c) if store.key(c) in fresh else store.run(c, fn)
-            results.append(r if r is not None else store.run(c, fn))
-        store.computed += len(fresh)
-        return results
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return store.sweep(configs, fn, desc=desc)
-    finally:
-        torch.set_num_threads(before)
