@@ -307,3 +307,30 @@ def test_jobqueue_spec_builds_a_slurm_cluster(tmp_path):
     bad.write_text(json.dumps({"cluster": "kubernetes"}))
     with pytest.raises(ValueError, match="'cluster' must be one of slurm, pbs"):
         sw.read_spec(bad)
+
+
+GPU_SOURCE = '''
+import os
+
+def which_gpu(config, ctx):
+    return {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+'''
+
+
+@pytest.mark.parametrize("backend", ["processes", "dask"])
+def test_one_gpu_per_worker(tmp_path, backend):
+    """``gpus=2``: each worker process sees exactly one GPU (CUDA_VISIBLE_DEVICES 0 or 1, the
+    same for every run it takes), on both backends (the Dask path registers a WorkerPlugin on a
+    LocalCluster it starts). Checked through the variable alone: no GPU is needed."""
+    namespace = {"__name__": "__main__"}
+    exec(compile(GPU_SOURCE, "<notebook cell>", "exec"), namespace)
+    out = sw.sweep(RunStore("gpu", root=tmp_path), configs(4), namespace["which_gpu"],
+                   backend=backend, workers=2, gpus=2, dask="local" if backend == "dask" else None)
+    seen = {}
+    for r in out:
+        assert r["visible"] in ("0", "1") and r["pid"] != os.getpid()
+        assert seen.setdefault(r["pid"], r["visible"]) == r["visible"]
+    if backend == "dask":
+        sw.close_clients()
+    else:
+        sw.close_pools()

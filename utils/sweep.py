@@ -648,7 +648,7 @@ def _make_client(spec: str, workers: int | None, gpus: int):
                                dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
         if gpus > 0:
-            client.register_plugin(_OneGpuPerWorker(gpus))
+            client.register_plugin(_one_gpu_per_worker(gpus))
         return client
     if "://" in spec or (":" in spec and not Path(spec).exists()):
         return Client(spec)
@@ -660,23 +660,26 @@ def _make_client(spec: str, workers: int | None, gpus: int):
                      f"spec; got {spec!r}" + (" (no such file)" if not path.exists() else ""))
 
 
-class _OneGpuPerWorker:
-    """Worker plugin: worker number i of a local cluster sees only GPU i mod ``gpus``."""
+def _one_gpu_per_worker(gpus: int):
+    """A worker plugin (a ``distributed.WorkerPlugin``: Dask accepts no other) by which worker
+    number i of a local cluster sees only GPU i mod ``gpus``; set before the worker's first task
+    imports torch."""
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    name = "coursepack-one-gpu-per-worker"
+    class OneGpuPerWorker(WorkerPlugin):
+        name = "coursepack-one-gpu-per-worker"
 
-    def __init__(self, gpus: int):
-        self.gpus = gpus
+        def __init__(self, gpus: int):
+            self.gpus = gpus
 
-    def setup(self, worker) -> None:
-        try:
-            index = int(worker.name)
-        except (TypeError, ValueError):
-            index = 0
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)
+        def setup(self, worker) -> None:
+            try:
+                index = int(worker.name)
+            except (TypeError, ValueError):
+                index = 0
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)
 
-    def teardown(self, worker) -> None:
-        pass
+    return OneGpuPerWorker(gpus)
 
 
 def read_spec(path: Path) -> dict:

@@ -160,10 +160,10 @@ def train_group(configs: Sequence[Mapping], ctx=None, *, device: str = "cpu",
     stack = lambda tensors: torch.stack(tensors).to(device)                  # noqa: E731
     train_s = tuple(stack([d[i] for d in data_train]) for i in range(4))    # (R, N, ...)
     valid_s = tuple(stack([d[i] for d in data_valid]) for i in range(4))
-    base = models[0].to(device)
-    names = [n for n, _ in base.named_parameters()]
+    names = [n for n, _ in models[0].named_parameters()]
     params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
-              .to(device).requires_grad_(True) for n in names}
+              .to(device).requires_grad_(True) for n in names}       # stacked on the CPU first
+    base = models[0].to(device)                  # in place: only after its weights were stacked
     buffers = {n: b.to(device) for n, b in base.named_buffers()}
     exp_avg = {n: torch.zeros_like(p) for n, p in params.items()}
     exp_avg_sq = {n: torch.zeros_like(p) for n, p in params.items()}
