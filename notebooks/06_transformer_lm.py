@@ -69,6 +69,7 @@ for _name in ("vocab_size", "code_vocab_size"):
 import math
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,21 +78,19 @@ import torch
 
 from utils import accounting as acc
 from utils import plots
-from utils.data.corpora import encode_to_memmap, split_paths
+from utils.data import token_files as tf
+from utils.data.corpora import corpus_path
 from utils.generate import generate, top_p_filter
-from utils.hardware import time_samples
 from utils.nn.transformer_lm import TransformerConfig, TransformerLM
-from utils.paths import cache_dir
 from utils.runs import RunStore
 from utils.stats import table
 from utils.studies import cpu_load
-from utils.tokenization import Tokenizer, train_bpe
 from utils.train import optim as optim_module
-from utils.train.lm import (cross_entropy, get_batch, load_tokens, model_from_result,
+from utils.train.lm import (cross_entropy, get_batch, model_from_result,
                             pick_threads, train_lm)
 from utils.train.lm_study import (ablation_verdicts, arm_verdict, batch_verdicts, cpu_seconds,
-                                  default_workers, experiment_log, lr_bracket, memory_expression,
-                                  run_lm_many, show_experiment_log)
+                                  default_workers, experiment_log, lr_bracket, measure_train_step,
+                                  memory_expression, run_lm_many, show_experiment_log)
 from utils.train.optim import AdamW
 
 store = RunStore("06_transformer_lm")
@@ -114,10 +113,13 @@ show_source(cross_entropy)
 # %% [markdown]
 # ## 2 · Data: two corpora, two tokenizers
 #
-# Each corpus is split into training and validation text (the last ~10 %, cut at a document
-# boundary), a BPE tokenizer with `<|endoftext|>` is trained on the training part, and both
-# parts are encoded once to `uint16` token files that the training loop memory-maps
-# (`utils.train.lm.get_batch` reads only the sampled windows). The vocabulary sizes: the
+# Each corpus goes through `utils.data.token_files.prepare_lm_data`, the streaming path of
+# notebook 09 that takes a text file of any size (OpenWebText's 12 GB included) in bounded
+# memory: the last ~10 % is held out as validation text (cut at a document boundary), a BPE
+# tokenizer with `<|endoftext|>` is trained on the training part only, and both parts are
+# encoded in pieces, once, to `uint16` token files (cached by fingerprint, damage detected)
+# that the training loop memory-maps (`utils.train.lm.get_batch` reads only the sampled
+# windows). The vocabulary sizes: the
 # assignment's 10,000 (TinyStories) and 32,000 (OpenWebText) in `full`; 1,024 for both corpora
 # at `laptop`, where a 10,000-row embedding and LM head would hold most of a small model's
 # parameters and most of its step time.
@@ -125,33 +127,33 @@ show_source(cross_entropy)
 # %%
 VOCAB = P.vocab_size or P.pick(smoke=320, laptop=1024, full=10_000)
 CODE_VOCAB = P.code_vocab_size or P.pick(smoke=320, laptop=1024, full=32_000)
-MAX_CHARS = P.pick(smoke=400_000, laptop=None, full=None)
+MAX_BYTES = P.pick(smoke=400_000, laptop=None, full=None)   # smoke: a prefix (the code path)
 
 
 def prepare(name: str, vocab: int) -> dict:
-    """Tokenizer and token files for one corpus (all cached: the run store and data/cache)."""
-    train_path, val_path = split_paths(name, 0.1, MAX_CHARS)   # file names carry a hash
+    """Tokenizer and token files for one corpus (a name of `utils.data.corpora` or a text
+    file of any size), streamed and cached by `utils.data.token_files`."""
+    source = corpus_path(name)
+    if MAX_BYTES is not None:
+        source = tf.prefix_file(source, MAX_BYTES, EOT)
+    d = tf.prepare_lm_data(source, None, vocab, val_fraction=0.1, separator=EOT)
+    size = source.stat().st_size
+    return {"name": name, "tokenizer": d["tokenizer"], "train": Path(d["train_file"]),
+            "val": Path(d["val_file"]), "vocab": vocab,
+            "tag": f"{Path(d['train_file']).name}/v{vocab}", "bpe_seconds": d["bpe_seconds"],
+            "train_tokens": d["train_tokens"], "val_tokens": d["val_tokens"],
+            "source": source, "train_range": (0, d["train_bytes"]),
+            "val_range": (size - d["val_bytes"], size), "val_bytes": d["val_bytes"],
+            "bytes_per_token": d["val_bytes"] / d["val_tokens"]}
 
-    def fit(config, ctx):
-        t0 = time.perf_counter()
-        vocab_, merges = train_bpe(train_path, config["vocab_size"], [EOT])
-        return {"vocab": vocab_, "merges": merges, "seconds": time.perf_counter() - t0}
 
-    bpe = store.run({"what": "bpe", "train_file": train_path.name, "vocab_size": vocab,
-                     "version": 1}, fit)
-    tok = Tokenizer(bpe["vocab"], bpe["merges"], [EOT])
-    out = cache_dir() / "06_transformer_lm" / f"{train_path.stem}-v{vocab}"
-    files = {}
-    for split, src in (("train", train_path), ("val", val_path)):
-        files[split] = out / f"{split}.bin"
-        if not files[split].exists():
-            encode_to_memmap(tok, src, files[split])
-    n_val = len(load_tokens(files["val"]))
-    return {"name": name, "tokenizer": tok, "train": files["train"], "val": files["val"],
-            "vocab": vocab, "tag": f"{train_path.name}/v{vocab}", "bpe_seconds": bpe["seconds"],
-            "train_tokens": len(load_tokens(files["train"])), "val_tokens": n_val,
-            "val_bytes": val_path.stat().st_size,
-            "bytes_per_token": val_path.stat().st_size / n_val}
+def read_text(data: dict, split: str, max_bytes: int = 10 ** 7) -> str:
+    """The first ``max_bytes`` of a corpus' training or validation text (never a whole 12 GB
+    file), decoded as UTF-8 (a character cut at the end is dropped)."""
+    lo, hi = data[f"{split}_range"]
+    with open(data["source"], "rb") as fh:
+        fh.seek(lo)
+        return fh.read(min(hi - lo, max_bytes)).decode("utf-8", errors="ignore")
 
 
 prose, code = prepare(P.corpus, VOCAB), prepare(P.code_corpus, CODE_VOCAB)
@@ -202,31 +204,10 @@ def run_config(data: dict, lr: float, seed: int, model: dict | None = None,
 
 
 def measure_step(model_kw: dict, batch: int, ctx: int, repeats: int = 3) -> dict:
-    """Median wall and CPU seconds of one training step (forward, loss, backward, AdamW) on
-    random tokens, with this process's threads (utils.hardware.time_samples). Rates are per
-    CPU-second (what one busy core delivers), so other jobs on the machine do not inflate them;
-    the wall time is kept for reference."""
-    torch.manual_seed(0)
+    """One training step of this notebook's model (changed by ``model_kw``) at context ``ctx``,
+    measured (`utils.train.lm_study.measure_train_step`: CPU and wall seconds, FLOP/s)."""
     cfg = TransformerConfig(**{**BASE_MODEL, "context_length": ctx, **model_kw})
-    m = TransformerLM(cfg)
-    opt = AdamW(m.parameters(), lr=1e-4)
-    x = torch.randint(0, cfg.vocab_size, (batch, ctx), generator=torch.Generator().manual_seed(0))
-
-    def step():
-        loss = cross_entropy(m(x), x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    t = time_samples(step, repeats=repeats, warmup=1, calls=1)
-    a = acc.TransformerConfig(d_model=cfg.d_model, n_layers=cfg.num_layers, n_heads=cfg.num_heads,
-                              vocab_size=cfg.vocab_size, context_length=ctx, d_ff=cfg.hidden_dim,
-                              mlp="swiglu", norm="rmsnorm", bias=False, positions="rope",
-                              tied_embeddings=False)
-    flops = acc.training_flops(a, batch, ctx)["total"]
-    cpu = float(np.median(t["cpu"]))
-    return {"wall_s": float(np.median(t["wall"])), "cpu_s": cpu, "flops": flops,
-            "flops_per_s": flops / cpu, "tokens_per_s": batch * ctx / cpu}
+    return measure_train_step(cfg, batch, repeats)
 
 
 n_params = TransformerLM(base_cfg).num_parameters()
@@ -826,7 +807,7 @@ log_table
 def sample_text(data: dict, result: dict, n_tokens: int, seed: int) -> tuple[str, str, list]:
     model = model_from_result(result)
     tok = data["tokenizer"]
-    prompt_ids = list(np.asarray(load_tokens(data["val"])[:16]))
+    prompt_ids = list(np.asarray(tf.open_token_file(data["val"])[:16]))
     g = torch.Generator().manual_seed(seed)
     new = generate(model, prompt_ids, n_tokens, temperature=0.8, top_p=0.9, eos_id=None,
                    generator=g)
@@ -847,8 +828,7 @@ print(f"<|endoftext|> drawn: {eot_counts[0]} times in the prose sample, {eot_cou
       f"code sample")
 
 # %%
-train_words = set(re.findall(r"[A-Za-z']+", split_paths(P.corpus, 0.1, MAX_CHARS)[0]
-                             .read_text(encoding="utf-8").lower()))
+train_words = set(re.findall(r"[A-Za-z']+", read_text(prose, "train").lower()))
 words = re.findall(r"[A-Za-z']+", prose_text.replace(EOT, " ").lower())
 real = np.mean([w in train_words for w in words]) if words else float("nan")
 grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
@@ -872,9 +852,9 @@ def mean_line_chars(text: str) -> float:
                          or [float("nan")]))
 
 
-val_text = split_paths(P.corpus, 0.1, MAX_CHARS)[1].read_text(encoding="utf-8")
+val_text = read_text(prose, "val")
 answer(f"**generate.** The prose sample has {len(prose_ids)} new tokens, {len(words)} words: "
-       f"{real:.0%} of them are words of the training text, {distinct:.0%} of its word 3-grams "
+       f"{real:.0%} of them are words of the training text (its first 10 MB), {distinct:.0%} of its word 3-grams "
        f"are distinct ("
        + ("it does not loop" if distinct >= 0.9 else "it repeats itself") +
        f"). Its non-empty lines average {mean_line_chars(prose_text):.0f} characters against "

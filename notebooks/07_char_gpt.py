@@ -62,8 +62,7 @@ import pandas as pd
 import torch
 
 from utils import plots
-from utils.accounting import saved_tensor_bytes, training_flops
-from utils.accounting import TransformerConfig as AccConfig
+from utils.accounting import saved_tensor_bytes
 from utils.data.chars import CharTokenizer
 from utils.data.corpora import DOC_SEPARATOR, load_corpus, train_val_split
 from utils.generate import generate
@@ -78,7 +77,7 @@ from utils.stats import table
 from utils.studies import cpu_load
 from utils.train.lm import cross_entropy, model_from_result, pick_threads, train_lm
 from utils.train.lm_study import arm_verdict, compare_samples, cpu_seconds, default_workers, \
-    experiment_log, run_lm_many, show_experiment_log
+    experiment_log, measure_train_step, run_lm_many, show_experiment_log
 from utils.train.optim import AdamW
 
 store = RunStore("07_char_gpt")
@@ -203,31 +202,11 @@ WORKERS = P.pick(smoke=1, laptop=default_workers(), full=1)
 
 
 def measure_step(d: int, layers: int, heads: int, batch: int, repeats: int) -> dict:
-    """Median CPU seconds of one training step (forward, loss, backward, AdamW) of the
-    character GPT at width d, on random characters, with this process's threads; and its matmul
-    FLOPs (utils.accounting), hence the FLOP/s one busy core delivers on it (per CPU-second, so
-    other jobs on the machine do not inflate it)."""
-    torch.manual_seed(0)
-    m = TransformerLM(TransformerConfig(**char_model_config("rope", d, layers, heads, CONTEXT)))
-    opt = AdamW(m.parameters(), lr=1e-4)
-    x = torch.randint(0, tok.vocab_size, (batch, CONTEXT),
-                      generator=torch.Generator().manual_seed(0))
-
-    def step():
-        loss = cross_entropy(m(x), x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    t = time_samples(step, repeats=repeats, warmup=1, calls=1)
-    a = AccConfig(d_model=d, n_layers=layers, n_heads=heads, vocab_size=tok.vocab_size,
-                  context_length=CONTEXT, d_ff=4 * d, mlp="gelu", norm="rmsnorm", bias=False,
-                  positions="rope", tied_embeddings=False)
-    cpu = float(np.median(t["cpu"]))
-    flops = training_flops(a, batch, CONTEXT)["total"]
-    return {"step_s": cpu, "wall_s": float(np.median(t["wall"])),
-            "tokens_per_s": batch * CONTEXT / cpu, "flops_per_s": flops / cpu,
-            "params": m.num_parameters()}
+    """One training step of the character GPT at width d, measured
+    (`utils.train.lm_study.measure_train_step`: CPU and wall seconds, matmul FLOP/s per
+    CPU-second, parameters)."""
+    return measure_train_step(TransformerConfig(**char_model_config("rope", d, layers, heads,
+                                                                    CONTEXT)), batch, repeats)
 
 
 ours = measure_step(D, LAYERS, HEADS, BATCH, P.pick(smoke=1, laptop=3, full=3))
@@ -240,7 +219,7 @@ print(f"{P.profile}: d={D}, {LAYERS} layers, {HEADS} heads, context {CONTEXT}, b
       f"{STEPS} steps, lr {LR:g} -> {n_params:,} parameters, {STEPS * tokens_per_step:,} "
       f"training tokens ({STEPS * tokens_per_step / len(train_text):.2f} passes over the text)")
 print(f"measured ({THREADS} thread(s), {cpu_load()}; rates per CPU-second): this model "
-      f"{ours['step_s'] * 1e3:.0f} ms of CPU per step ({ours['wall_s'] * 1e3:.0f} ms wall now), "
+      f"{ours['cpu_s'] * 1e3:.0f} ms of CPU per step ({ours['wall_s'] * 1e3:.0f} ms wall now), "
       f"{ours['tokens_per_s']:,.0f} characters/s ({ours['flops_per_s'] / 1e9:.1f} GFLOP/s of "
       f"matrix products); gpt-mini ({mini['params']:,} parameters) "
       f"{mini['tokens_per_s']:,.0f} characters/s ({mini['flops_per_s'] / 1e9:.1f} GFLOP/s)")

@@ -90,7 +90,7 @@ show_source(get_loss_and_accuracy)
 # At the seed's setting both models fit the training equations within a few hundred steps, but
 # their validation accuracy rises only thousands of steps later (grokking
 # [Power et al., 2022]): the student's table in the seed reports $t_f(\mathcal A_\text{val})$
-# near step 8,000, and one such run costs about 10 CPU-minutes here. A laptop profile that
+# near step 8,000 of its $10^4$ (more than five times the laptop budget of a run). A laptop profile that
 # trains a few hundred steps of that setting shows memorisation only, so every later question
 # (how the data fraction, the model size, the batch or the weight decay move the delay) would
 # be answered on curves that never generalise. The levers that shorten the delay are known

@@ -219,3 +219,29 @@ def test_repeated_measurements_are_counted_in_their_own_unit():
     assert v.winner == "flash" and "timing samples" in v.text
     one = compare_samples([1.0], [2.0], ("a", "b"), what="time, ms")
     assert one.winner is None and "seed" not in one.text
+
+
+def test_measure_train_step_counts_the_accounting_flops():
+    """The measured step's FLOPs are utils.accounting's for the same shapes (an independent
+    count: torch's FlopCounterMode on the same forward + backward), and the rates follow."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from utils.nn.transformer_lm import TransformerConfig, TransformerLM
+    from utils.train.lm import cross_entropy
+    from utils.train.lm_study import accounting_config, measure_train_step
+
+    for ffn in ("swiglu", "gelu"):
+        cfg = TransformerConfig(vocab_size=64, context_length=16, d_model=32, num_layers=2,
+                                num_heads=2, ffn=ffn)
+        out = measure_train_step(cfg, batch=2, repeats=1)
+        m = TransformerLM(cfg)
+        x = torch.randint(0, 64, (2, 16))
+        with FlopCounterMode(display=False) as fc:
+            cross_entropy(m(x), x).backward()
+        # torch counts every matmul (attention scores included); ours must agree to 1 %
+        assert out["flops"] == pytest.approx(fc.get_total_flops(), rel=0.01), ffn
+        assert out["params"] == m.num_parameters()
+        assert out["tokens_per_s"] == pytest.approx(2 * 16 / out["cpu_s"])
+        assert out["flops_per_s"] == pytest.approx(out["flops"] / out["cpu_s"])
+        assert accounting_config(cfg).d_ff == cfg.hidden_dim

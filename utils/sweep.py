@@ -222,7 +222,12 @@ def run_task(job_bytes: bytes | tuple[str, str], config: dict) -> dict:
 
 
 def _init_process(gpu_queue) -> None:
-    """Initializer of a ``processes`` worker: the one GPU it sees (if any)."""
+    """Initializer of a ``processes`` worker: the one GPU it sees (if any); Ctrl-C (SIGINT, also
+    sent to the whole process group when a Jupyter kernel shuts down) is left to the parent,
+    which stops the runs in flight itself."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if gpu_queue is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
 

@@ -12,6 +12,10 @@
 * :func:`experiment_log`: the CS336 ``experiment_log`` deliverable, generated: one row per run
   with what changed from the base config, final and best validation loss, steps, wall and CPU
   time, status.
+* :func:`measure_train_step`: the measured CPU and wall time of one training step of a
+  :class:`~utils.nn.transformer_lm.TransformerLM` configuration and the matmul FLOP/s that gives
+  (:func:`accounting_config` describes the model to :mod:`utils.accounting`), for the cost
+  projections of notebooks 06 and 07 (no assumed FLOP/s).
 * :func:`memory_expression`: the peak-memory expression of an fp32 AdamW training step in
   (B, V, T, L, d, d_ff, h), recovered exactly from :func:`utils.accounting.activation_bytes` and
   :func:`utils.accounting.param_counts` (the code that computes the numbers), so the formula
@@ -30,6 +34,61 @@ import pandas as pd
 
 from .. import verdicts
 from .lm import train_lm
+
+# --------------------------------------------------------------------------------------------
+# measuring a training step
+
+
+def accounting_config(cfg) -> "acc.TransformerConfig":
+    """The :class:`utils.accounting.TransformerConfig` of a ``TransformerLM`` config (its FFN
+    kind and width, norm, positions, tying), for FLOP and memory counts."""
+    from .. import accounting as acc
+
+    mlp = "swiglu" if cfg.ffn == "swiglu" else "gelu"      # SiLU and GELU MLPs: two matrices
+    return acc.TransformerConfig(d_model=cfg.d_model, n_layers=cfg.num_layers,
+                                 n_heads=cfg.num_heads, vocab_size=cfg.vocab_size,
+                                 context_length=cfg.context_length, d_ff=cfg.hidden_dim, mlp=mlp,
+                                 norm="rmsnorm" if cfg.norm_type == "rmsnorm" else "layernorm",
+                                 bias=False, positions=cfg.positions if cfg.positions in
+                                 ("rope", "learned") else "rope",
+                                 tied_embeddings=cfg.tie_weights)
+
+
+def measure_train_step(cfg, batch: int, repeats: int = 3, seed: int = 0) -> dict:
+    """Median wall and CPU seconds of one training step (forward, loss, backward, AdamW) of a
+    ``TransformerLM`` built from ``cfg`` (a :class:`~utils.nn.transformer_lm.TransformerConfig`)
+    on random tokens of a full context, with this process's threads
+    (:func:`utils.hardware.time_samples`). Rates are per CPU-second (what one busy core
+    delivers), so other jobs on the machine do not inflate them; the wall time is kept for
+    reference. Returns ``wall_s``, ``cpu_s``, ``flops`` (matmul FLOPs of the step,
+    :func:`utils.accounting.training_flops`), ``flops_per_s``, ``tokens_per_s``, ``params``."""
+    import torch
+
+    from .. import accounting as acc
+    from ..hardware import time_samples
+    from ..nn.transformer_lm import TransformerLM
+    from .lm import cross_entropy
+    from .optim import AdamW
+
+    torch.manual_seed(seed)
+    m = TransformerLM(cfg)
+    opt = AdamW(m.parameters(), lr=1e-4)
+    x = torch.randint(0, cfg.vocab_size, (batch, cfg.context_length),
+                      generator=torch.Generator().manual_seed(seed))     # (B, T)
+
+    def step():
+        loss = cross_entropy(m(x), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    t = time_samples(step, repeats=repeats, warmup=1, calls=1)
+    flops = acc.training_flops(accounting_config(cfg), batch, cfg.context_length)["total"]
+    cpu = float(np.median(t["cpu"]))
+    return {"wall_s": float(np.median(t["wall"])), "cpu_s": cpu, "flops": flops,
+            "flops_per_s": flops / cpu, "tokens_per_s": batch * cfg.context_length / cpu,
+            "params": m.num_parameters()}
+
 
 # --------------------------------------------------------------------------------------------
 # running many runs
