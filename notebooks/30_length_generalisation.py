@@ -439,7 +439,7 @@ def calibrate(task, model):
 step_cpu = {(t, m): calibrate(t, m) for t in ("parity", "recall") for m in MODELS}
 step_cpu.update({("modular_count", m): step_cpu[("parity", m)] for m in MODELS})
 configs_a = [config_a(t, m, s) for t in TASKS_A for m in MODELS for s in SEEDS]
-todo_a = [c for c in configs_a if not store.is_done(c)]
+todo_a = [c for c in configs_a if not store.is_done(c, lg.train_task)]   # stale code counts as to do
 pred_a = sum(c["steps"] * step_cpu[(c["task"], c["model"])] * 1.1 for c in todo_a)
 print(f"experiment A: {len(configs_a)} runs ({len(TASKS_A)} tasks x {len(MODELS)} models x "
       f"{len(SEEDS)} seeds), {len(todo_a)} to train; calibrated CPU per step (ms): "
@@ -570,7 +570,7 @@ def config_b(model, seed):
 
 
 configs_b = [config_b(m, s) for m in MODELS for s in SEEDS]
-todo_b = [c for c in configs_b if not store.is_done(c)]
+todo_b = [c for c in configs_b if not store.is_done(c, lg.train_char_lm)]
 t0 = time.perf_counter()
 results_b = sweep(store, configs_b, lg.train_char_lm, workers=WORKERS, threads=1,
                   desc="experiment B")
