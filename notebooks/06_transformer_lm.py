@@ -260,10 +260,19 @@ else:
 # %%
 LRS = P.pick(smoke=[1e-2, 3.0], laptop=[1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0],
              full=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 3.0])
-LRS = list(LRS)
-first_cfg = {lr: run_config(prose, lr, P.seeds[0]) for lr in LRS}
-first_res = dict(zip(LRS, run_lm_many(store, first_cfg.values(), WORKERS,
-                                      desc="learning rates, first seed")))
+first_cfg, first_res = {}, {}                       # rate -> config / result, first seed
+
+
+def train_first_seed(lrs: list, desc: str) -> list:
+    """Train the first seed at each of ``lrs``; returns the whole grid so far, sorted."""
+    for lr in lrs:
+        first_cfg[lr] = run_config(prose, lr, P.seeds[0])
+    for lr, r in zip(lrs, run_lm_many(store, [first_cfg[lr] for lr in lrs], WORKERS, desc=desc)):
+        first_res[lr] = r
+    return sorted(first_cfg)
+
+
+LRS = train_first_seed(list(LRS), "learning rates, first seed")
 for _ in range(2):                                  # extend the grid while its best is at an edge
     ok_lrs = [lr for lr in LRS if not first_res[lr]["diverged"]]
     if not ok_lrs:
@@ -273,20 +282,9 @@ for _ in range(2):                                  # extend the grid while its 
           ([round(LRS[-1] * 3, 10)] if b == LRS[-1] else [])
     if not new:
         break
-    for lr in new:
-        first_cfg[lr] = run_config(prose, lr, P.seeds[0])
-    for lr, r in zip(new, run_lm_many(store, [first_cfg[lr] for lr in new], WORKERS,
-                                      desc="learning rates, grid extended")):
-        first_res[lr] = r
-    LRS = sorted(first_cfg)
+    LRS = train_first_seed(new, "learning rates, grid extended")
 if not any(first_res[lr]["diverged"] for lr in LRS):   # no divergent run: 10x the top rate
-    tops = [round(LRS[-1] * 10, 10)]
-    for lr in tops:
-        first_cfg[lr] = run_config(prose, lr, P.seeds[0])
-    for lr, r in zip(tops, run_lm_many(store, [first_cfg[lr] for lr in tops], WORKERS,
-                                       desc="learning rates, looking for divergence")):
-        first_res[lr] = r
-    LRS = sorted(first_cfg)
+    LRS = train_first_seed([round(LRS[-1] * 10, 10)], "learning rates, looking for divergence")
 ok_lrs = [lr for lr in LRS if not first_res[lr]["diverged"]]
 best_first = min(ok_lrs, key=lambda lr: first_res[lr]["final_val_loss"]) if ok_lrs else LRS[0]
 i_best = LRS.index(best_first)
