@@ -57,7 +57,8 @@ from utils.data.arithmetic import get_arithmetic_dataset
 from utils.train.arithmetic import make_config
 
 # the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile
-study = studies.Study.start(P, "11_scaling_data", models=("lstm", "gpt"), laptop_period=25)
+study = studies.Study.start(P, "11_scaling_data", models=("lstm", "gpt"), laptop_period=25,
+                            laptop_early_every=5)
 
 # %% [markdown]
 # ## 1 · The data sizes
@@ -89,7 +90,11 @@ pd.DataFrame(sizes).set_index("r_train").T
 # $\mathcal A_{\mathrm{val}} \ge 0.99$: there $t_f(\mathcal A_{\mathrm{val}})$ is that step and
 # $\mathcal L_{\mathrm{val}}$ is the lowest validation loss reached by the time the model
 # generalised (a longer run would lower it further); runs that do not generalise train all $T$
-# steps. The cost is predicted from a short timing on this machine before the sweep starts.
+# steps. It also evaluates every 5 steps (not every step) between steps 10 and 100: an
+# evaluation costs about one training step, so the seed's 100 early evaluations would be about
+# a tenth of the budget; $t_f$ below step 100 is then read to within 5 steps. The cost is
+# predicted from a short timing on this machine before the sweep starts, and the runs start
+# longest first so that both workers finish together.
 
 # %%
 R_VALUES = P.pick(smoke=[0.3, 0.7], laptop=[0.3, 0.5, 0.7, 0.9], full=SEED_R)

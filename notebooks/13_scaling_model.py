@@ -55,7 +55,7 @@ from utils.train.arithmetic import make_config
 # the run store, device, seeds (0, 42, ...), workers and evaluation schedule of this profile;
 # smoke runs use narrow widths of their own (below), so only the head count is narrowed
 study = studies.Study.start(P, "13_scaling_model", models=("lstm", "gpt"), laptop_period=25,
-                            smoke_shape=dict(num_heads=2))
+                            smoke_shape=dict(num_heads=2), laptop_early_every=5)
 
 # %% [markdown]
 # ## 1 · What the grid costs
@@ -75,6 +75,15 @@ study = studies.Study.start(P, "13_scaling_model", models=("lstm", "gpt"), lapto
 # (`studies.LAPTOP_SETTING`: a larger training fraction and learning rate, where notebook 10
 # measures the default shape memorising and then generalising within its budget); the
 # deviations from the seed are printed below. The parameters `r_train` and `lr` change them.
+#
+# To fit its budget `laptop` also, as notebook 11 does, **stops a run at the first evaluation
+# with** $\mathcal A_{\mathrm{val}} \ge 0.99$ (a generalised 3-layer GPT would otherwise train
+# on for more than half of its steps) and evaluates every 5 steps, not every step, between
+# steps 10 and 100. A stopped run's $t_f(\mathcal A_{\mathrm{val}})$ is its last step, and its
+# $\mathcal L_{\mathrm{val}}$ is the lowest validation loss reached *by the time it generalised*:
+# a shape that generalises sooner has its loss read sooner, so in (c) the loss compares the
+# shapes at the point of generalisation (and the non-generalising ones at $T$), not at equal
+# steps; $t_f(\mathcal A_{\mathrm{val}})$ is the clean measure of how fast a size generalises.
 
 # %%
 SEED_L, SEED_D = [1, 2, 3], [64, 128, 256]
@@ -93,8 +102,10 @@ WIDTHS = sorted({p["embedding_size"] for p in points})
 T = n_steps or P.pick(smoke=6, laptop=1250, full=10 ** 4 + 1)
 R = P.r_train or study.setting["r_train"]
 LR = P.lr or study.setting["lr"]
+STOP = P.pick(smoke=0.99, laptop=0.99, full=0.0)      # stop at A_val >= 0.99 (0: never)
 HEADS = study.shape
-configs = study.configs(points, hidden_size="d", n_steps=T, r_train=R, lr=LR)
+configs = study.configs(points, hidden_size="d", n_steps=T, r_train=R, lr=LR,
+                        stop_at_val_accuracy=STOP)
 default = make_config()
 ratio = sum(L * d * d for L in SEED_L for d in SEED_D) / (default["num_layers"] * 128 ** 2)
 print(f"the seed's {len(SEED_L) * len(SEED_D)} shapes hold sum(L·d²) = {ratio:.2f} × the default "
@@ -139,7 +150,9 @@ for model in study.models:
         plots.show(fig, f"curves_{model}_L{L}",
                    f"{studies.MODEL_LABELS[model]} with L = {L} layers: training and validation "
                    f"loss and accuracy over the steps t, one curve per width d (log2 colour bar), "
-                   f"mean over seeds {study.seeds} with a ± std band; r_train = {R}, T = {T}.")
+                   f"mean over seeds {study.seeds} with a ± std band; r_train = {R}, T = {T}"
+                   + (f"; a run stops at the first evaluation with A_val ≥ {STOP}, so a curve "
+                      f"ends where its first seed stopped." if STOP else "."))
 
 # %% [markdown]
 # ## 3 · (b) The best values against $d$ (colour = $L$) and against $P$
@@ -224,6 +237,7 @@ answer("*t_f(A_val)* — " + "; ".join(
 gen = df.groupby(["model", "num_layers", "embedding_size"])["A_val"].mean()
 n_gen = {m: int((gen.loc[m] >= 0.99).sum()) for m in study.models}
 sat = {m: bool((df[df.model == m]["A_val"] == 1.0).all()) for m in study.models}
+n_stopped = sum(r["n_steps"] < r["config"]["n_steps"] for r in results)
 text = (f"*At this budget* (T = {T} steps, {T / default['n_steps']:.1%} of the seed's; "
         f"deviations from the seed's setting: {'; '.join(deviations) or 'none'}): "
         + ", ".join(f"{n_gen[m]} of {len(points)} {studies.MODEL_LABELS[m]} shapes reach "
@@ -236,6 +250,10 @@ if not all(n_gen[m] == len(points) for m in study.models):
     text += ("Where a shape has not generalised within T, its A_val and L_val are those of a "
              "run still memorising, and a slope through it compares training speed as much as "
              "generalisation. ")
+if STOP and n_stopped:
+    text += (f"{n_stopped} of {len(results)} runs stopped at their first evaluation with "
+             f"A_val ≥ {STOP}: their L_val is the lowest reached by that step, so the loss "
+             f"slopes in (c) compare shapes at the point of generalisation, not at equal steps. ")
 if (WIDTHS, LAYERS) != (SEED_D, SEED_L):
     text += (f"The seed's 3 × 3 grid (d in {SEED_D}, L in {SEED_L}) is reduced here to the "
              f"{len(points)} shapes above; `full` trains the whole grid at the seed's setting. ")

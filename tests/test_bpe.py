@@ -5,7 +5,12 @@ pair after every merge (``naive_bpe_merges``), the ``regex`` module's GPT-2 patt
 fast path, and whole-text pre-token counts for the parallel, chunked pre-tokenization.
 """
 
+import os
 import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -161,6 +166,62 @@ def test_parallel_counts_equal_serial_counts(tmp_path):
         path = write(tmp_path, text)
         parallel = count_file_pretokens(path, specials, num_processes=2, min_parallel_bytes=0)
         assert parallel == count_pretokens(text, specials)
+
+
+def test_one_process_reads_the_file_in_chunks_with_the_same_counts(tmp_path):
+    prose = corpora.load_corpus("shakespeare")[:400_000]
+    code = corpora.load_corpus("python")[:400_000].replace(EOT, "\n")
+    for text, specials in ((prose, [EOT]), (code, [])):
+        path = write(tmp_path, text)
+        chunked = count_file_pretokens(path, specials, num_processes=1, chunk_bytes=30_000)
+        assert chunked == count_pretokens(text, specials)
+    with pytest.raises(ValueError, match="chunk_bytes must be a positive int"):
+        count_file_pretokens(path, [], chunk_bytes=0)
+
+
+# One process pre-tokenizing a file: peak resident memory above the start (VmHWM, this process's
+# own peak; ru_maxrss would be inherited across exec) with chunks of 1 MiB or the whole file.
+_PEAK_CHILD = textwrap.dedent("""
+    import sys
+    from utils.tokenization.pretokenize import count_file_pretokens
+
+    def peak_kb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+
+    path, chunk = sys.argv[1], int(sys.argv[2])
+    count_file_pretokens(path, ["<|endoftext|>"], num_processes=1,
+                         chunk_bytes=1 << 16)                # warm up imports and regexes
+    base = peak_kb()
+    counts = count_file_pretokens(path, ["<|endoftext|>"], num_processes=1, chunk_bytes=chunk)
+    print(sum(counts.values()), (peak_kb() - base) * 1024)
+""")
+
+
+def test_one_process_peak_memory_stays_below_a_limit_the_whole_file_exceeds(tmp_path):
+    import numpy as np
+
+    # 40 MB of words from a 2,000-word vocabulary, documents separated by the special token
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(2000)])
+    docs = [" ".join(words[rng.integers(0, 2000, 1000)]) for _ in range(200)]
+    block = (EOT.join(docs) + EOT).encode()
+    path = tmp_path / "big.txt"
+    with open(path, "wb") as fh:
+        while fh.tell() < 40_000_000:
+            fh.write(block)
+    size = os.path.getsize(path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = {}
+    for mode, chunk in (("stream", 1 << 20), ("whole", 1 << 40)):
+        run = subprocess.run([sys.executable, "-c", _PEAK_CHILD, str(path), str(chunk)],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr
+        out[mode] = tuple(map(int, run.stdout.split()))
+    assert out["stream"][0] == out["whole"][0] > 0            # the same pre-tokens counted
+    limit = size // 2
+    assert out["stream"][1] < limit < size < out["whole"][1], (size, out)
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -222,6 +222,38 @@ def test_study_start_per_profile_and_its_configs_are_sweep_configs():
         studies.Study.start(_params("smoke"), "study_test", models=("rnn",))
 
 
+def test_early_schedule_evaluates_the_listed_steps():
+    from utils.train.arithmetic import evaluation_steps
+
+    assert studies.early_schedule(1, 25) == {"eval_first": 100, "eval_period": 25}
+    sparse = studies.early_schedule(5, 25)
+    c = make_config(n_steps=200, **sparse)
+    # every step to 10, every 5 to 100, every 25 after, and the last step (hand-listed)
+    expected = ({0, *range(1, 11), *range(15, 100, 5), *range(25, 201, 25)})
+    assert evaluation_steps(c, 200) == expected
+    assert 11 not in expected and 14 not in expected and 15 in expected
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="every must be a positive int"):
+            studies.early_schedule(bad)
+    laptop = studies.Study.start(_params("laptop"), "study_test", laptop_early_every=5)
+    assert laptop.eval == sparse
+    assert laptop.schedule == ("evaluation at every step up to 10, every 5 up to 100, then "
+                               "every 25")
+    # notebook 14's budgets join the early steps; deviations leave the listed steps to schedule
+    assert laptop.eval_steps([130, 20, 1350]) == sorted({*range(15, 100, 5), 130, 1350})
+    assert not any(d.startswith("eval_steps") for d in laptop.deviations(
+        laptop.configs([{}], n_steps=50)[0]))
+
+
+def test_longest_first_orders_by_predicted_cost_ties_in_config_order():
+    cs = [make_config(seed=s) for s in range(5)]
+    key = studies._cost_key
+    cost = {"per_run": {key(cs[0]): 1.0, key(cs[1]): 5.0, key(cs[2]): 1.0, key(cs[3]): 9.0}}
+    # cs[4] is stored (not in per_run): it costs nothing and goes last
+    assert studies.longest_first(cs, cost) == [3, 1, 0, 2, 4]
+    assert studies.longest_first(cs, {}) == [0, 1, 2, 3, 4]
+
+
 def test_study_run_trains_reads_and_tables(tmp_path, capsys):
     study = studies.Study.start(_params("smoke", seeds=(0,)), "study_run_test")
     study.store = RunStore("study_run_test", root=tmp_path)
@@ -229,6 +261,7 @@ def test_study_run_trains_reads_and_tables(tmp_path, capsys):
                             hidden_size=16)
     results, df = study.run(configs, columns=["r_train"])
     assert "runs to train; predicted" in capsys.readouterr().out
+    # trained in decreasing predicted cost, returned in config order
     assert [r["config"] for r in results] == configs
     assert list(df["model"]) == ["lstm", "gpt"] and list(df["r_train"]) == [0.5, 0.5]
     assert df["L_val"].tolist() == [min(r["test"]["loss"]) for r in results]

@@ -100,6 +100,20 @@ def grid(**axes: Sequence) -> list[dict]:
     return [dict(zip(names, combo)) for combo in itertools.product(*(list(axes[n]) for n in names))]
 
 
+def early_schedule(every: int = 1, period: int = 25, first: int = 10,
+                   until: int = 100) -> dict:
+    """An evaluation schedule (config fields): with ``every`` = 1 the seed's, every step up to
+    ``until``; with ``every`` = k > 1 every step up to ``first``, then every k steps up to
+    ``until``; after that every ``period`` steps (and the last step)."""
+    for name, v in (("every", every), ("period", period), ("first", first), ("until", until)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if every == 1:
+        return dict(eval_first=until, eval_period=period)
+    return dict(eval_first=first, eval_period=period,
+                eval_steps=list(range(first + every, until, every)))
+
+
 def sweep_configs(points: Sequence[Mapping], models: Sequence[str], seeds: Sequence[int],
                   **base: Any) -> list[dict]:
     """Checked trainer configs for every grid point × model × seed (point overrides ``base``).
@@ -545,7 +559,8 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
     time is the CPU time divided by ``workers`` (an idle machine; a loaded one is slower: see
     ``load``); with one worker the runs train in this process with all its threads, so the
     prediction is wall time (``cpu_s`` is then wall × threads, an upper bound).
-    Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "load"}``.
+    Returns ``{"runs", "to_run", "cpu_s", "wall_s", "per_shape", "per_run", "load"}``
+    (``per_run``: predicted seconds of each run to train, by its run-store key).
     """
     import torch
 
@@ -576,13 +591,14 @@ def estimate_cost(configs: Sequence[Mapping], workers: int = 1, steps: int = 2,
                     per_shape[k]["batched_runs"] = runs
     finally:
         torch.set_num_threads(threads)
-    total = sum(run_cost(c, per_shape[shape_key(c)], key) for c in todo)
+    per_run = {_cost_key(c): run_cost(c, per_shape[shape_key(c)], key) for c in todo}
+    total = sum(per_run.values())
     if key == "step_cpu_s":
         cpu_s, wall_s = total, total / max(1, min(workers, len(todo) or 1))
     else:
         wall_s, cpu_s = total, total * (threads if in_process else 1)   # CPU: an upper bound
     out = {"runs": len(configs), "to_run": len(todo), "cpu_s": cpu_s, "wall_s": wall_s,
-           "per_shape": per_shape, "load": cpu_load()}
+           "per_shape": per_shape, "per_run": per_run, "load": cpu_load()}
     if verbose:
         how = (f"in this process with {threads} thread(s)" if in_process else
                f"device time, {workers} worker(s)" if device != "cpu" else
@@ -601,6 +617,23 @@ def cost_sentence(results: Sequence[Mapping]) -> str:
     wall = sum(r["wall_s"] for r in results)
     return (f"The {len(results)} runs took {cpu:,.0f} CPU-seconds ({wall:,.0f} s of wall-clock "
             f"time, summed over runs).")
+
+
+def longest_first(configs: Sequence[Mapping], cost: Mapping) -> list[int]:
+    """Indices of ``configs`` in decreasing predicted cost (:func:`estimate_cost`'s
+    ``per_run``; stored runs cost 0), ties in config order. Started in this order, a sweep's
+    last runs are its shortest ones (longest-processing-time-first scheduling), so the
+    workers finish close together. For a run that may stop early (``stop_at_val_accuracy``)
+    the prediction is an upper bound."""
+    per_run = cost.get("per_run", {})
+    keyed = [per_run.get(_cost_key(c), 0.0) for c in configs]
+    return sorted(range(len(configs)), key=lambda i: (-keyed[i], i))
+
+
+def _cost_key(config: Mapping) -> str:
+    from .runs import config_key
+
+    return config_key(dict(config))
 
 
 def default_workers() -> int:
@@ -734,7 +767,10 @@ class Study:
       ``smoke`` and :func:`default_workers` otherwise);
     * ``eval``: the evaluation schedule, every step up to ``eval_first`` then every
       ``eval_period``: ``smoke`` 3/3, ``laptop`` 100/``laptop_period``, ``full`` the seed's
-      100/100 (the resolution of its t_f);
+      100/100 (the resolution of its t_f). With ``laptop_early_every`` = k > 1 the laptop
+      schedule evaluates every step up to 10, then every k steps up to 100
+      (:func:`early_schedule`): an evaluation costs about one training step, so the seed's
+      100 early evaluations are ~10 % of a 1,300-step run;
     * ``shape``: the narrow model of ``smoke`` runs (:data:`SMOKE_SHAPE`), nothing otherwise.
     """
 
@@ -751,7 +787,7 @@ class Study:
     @classmethod
     def start(cls, P, name: str, models: Sequence[str] = ("lstm", "gpt"),
               laptop_period: int = 25, smoke_period: int = 3,
-              smoke_shape: Mapping | None = None) -> "Study":
+              smoke_shape: Mapping | None = None, laptop_early_every: int = 1) -> "Study":
         import torch
 
         from .runs import RunStore
@@ -767,7 +803,7 @@ class Study:
             seeds=run_seeds(P.seeds)[:P.pick(smoke=1, laptop=None, full=None)],
             workers=workers or P.pick(smoke=1, laptop=default_workers(), full=default_workers()),
             eval=P.pick(smoke=dict(eval_first=3, eval_period=smoke_period),
-                        laptop=dict(eval_first=100, eval_period=laptop_period),
+                        laptop=early_schedule(laptop_early_every, laptop_period),
                         full=dict(eval_first=100, eval_period=100)),
             shape=dict(P.pick(smoke=SMOKE_SHAPE if smoke_shape is None else smoke_shape,
                               laptop={}, full={})))
@@ -783,16 +819,25 @@ class Study:
     @staticmethod
     def deviations(config: Mapping, ignore: Sequence[str] = ("model", "seed")) -> list[str]:
         """``"field: seed's value → this value"`` for every field of ``config`` that differs
-        from the seed's defaults (:class:`~utils.train.arithmetic.ArithmeticConfig`)."""
+        from the seed's defaults (:class:`~utils.train.arithmetic.ArithmeticConfig`); the
+        listed evaluation steps (``eval_steps``) are left to :attr:`schedule`."""
         seed = make_config()
         return [f"{k}: {seed[k]} → {v}" for k, v in config.items()
-                if k not in ignore and k in seed and seed[k] != v]
+                if k not in ignore and k != "eval_steps" and k in seed and seed[k] != v]
 
     @property
     def schedule(self) -> str:
         """The evaluation schedule in words, for the notebook's printed reductions."""
-        return (f"evaluation at every step up to {self.eval['eval_first']}, then every "
+        early = self.eval.get("eval_steps") or []
+        middle = (f", every {early[1] - early[0]} up to {early[-1] + early[1] - early[0]}"
+                  if len(early) >= 2 else "")
+        return (f"evaluation at every step up to {self.eval['eval_first']}{middle}, then every "
                 f"{self.eval['eval_period']}")
+
+    def eval_steps(self, *extra: Iterable[int]) -> list[int]:
+        """This schedule's listed evaluation steps together with ``extra`` ones (e.g. the
+        budgets α·T of notebook 14), sorted, for a config's ``eval_steps``."""
+        return sorted(set(self.eval.get("eval_steps", [])).union(*extra))
 
     def configs(self, points: Sequence[Mapping], **base: Any) -> list[dict]:
         """:func:`sweep_configs` of ``points`` × this study's models × seeds, with its
@@ -801,10 +846,18 @@ class Study:
 
     def run(self, configs: Sequence[Mapping], columns: Sequence[str] = ()):
         """Print the predicted cost, train what the store lacks, and return ``(results, df)``:
-        the results in config order and their :func:`summary_frame` with ``columns``."""
+        the results in config order and their :func:`summary_frame` with ``columns``.
+
+        The runs start longest first (:func:`longest_first`, from the predicted costs), so that
+        the last runs to finish are short ones and no worker idles long at the end."""
         workers = self.workers if self.device == "cpu" else 1
-        estimate_cost(configs, workers=workers, store=self.store, device=self.device)
-        results = run_sweep(self.store, configs, workers=self.workers, device=self.device)
+        cost = estimate_cost(configs, workers=workers, store=self.store, device=self.device)
+        order = longest_first(configs, cost)
+        ran = run_sweep(self.store, [configs[i] for i in order], workers=self.workers,
+                        device=self.device)
+        results: list = [None] * len(configs)
+        for i, r in zip(order, ran):
+            results[i] = r
         return results, summary_frame(results, columns)
 
     def by_model(self, results: Sequence[Mapping]) -> dict:

@@ -232,11 +232,15 @@ def default_num_processes() -> int:
 
 def count_file_pretokens(path: str | os.PathLike, special_tokens: Sequence[str] | None = None,
                          num_processes: int | None = None,
-                         min_parallel_bytes: int = 1 << 20) -> Counter:
+                         min_parallel_bytes: int = 1 << 20,
+                         chunk_bytes: int = 64 << 20) -> Counter:
     """Pre-token counts of a UTF-8 file, computed in parallel over special-token-aligned chunks.
 
     ``num_processes`` defaults to the usable CPUs; files under ``min_parallel_bytes`` are done
-    in this process (starting workers would cost more than it saves).
+    in this process (starting workers would cost more than it saves). A file is read one chunk
+    of at most about ``chunk_bytes`` at a time, in each worker or, with one process, here: a
+    file of any size (OpenWebText's ~12 GB) needs memory for a chunk and the counts, never for
+    the whole text.
     """
     tokens = check_special_tokens(special_tokens)
     path = os.fspath(path)
@@ -245,12 +249,19 @@ def count_file_pretokens(path: str | os.PathLike, special_tokens: Sequence[str] 
     n = default_num_processes() if num_processes is None else num_processes
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"num_processes must be a positive int or None, got {num_processes!r}")
+    if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be a positive int, got {chunk_bytes!r}")
     size = os.path.getsize(path)
-    if n == 1 or size < min_parallel_bytes:
-        return _count_chunk((path, 0, size, tokens))
-    # Several chunks per worker (load balance), none above 64 MiB (memory per worker).
-    bounds = find_chunk_boundaries(path, max(4 * n, -(-size // (64 << 20))), tokens)
+    parallel = n > 1 and size >= min_parallel_bytes
+    # Several chunks per worker (load balance), none above chunk_bytes (memory per worker).
+    n_chunks = max(4 * n if parallel else 1, -(-size // chunk_bytes))
+    bounds = find_chunk_boundaries(path, n_chunks, tokens)
     jobs = [(path, a, b, tokens) for a, b in zip(bounds[:-1], bounds[1:])]
+    if not parallel or len(jobs) == 1:
+        total = Counter()
+        for job in jobs:
+            total.update(_count_chunk(job))
+        return total
     import multiprocessing as mp
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
