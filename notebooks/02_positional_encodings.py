@@ -386,7 +386,7 @@ for p in ("rope", "learned", "sinusoidal", "none"):
     mean, std = smooth.mean(0), smooth.std(0)
     ax.plot(mean, label=p)
     ax.fill_between(np.arange(len(mean)), mean - std, mean + std, alpha=0.2)
-ax.axhline(math.log(VOCAB), color="gray", ls=":", label="chance (ln 16)")
+ax.axhline(math.log(VOCAB), color="gray", ls=":", label=f"chance (ln {VOCAB})")
 ax.set_xlabel("training step")
 ax.set_ylabel("training loss (10-step mean)")
 ax.legend()
@@ -399,7 +399,8 @@ table(runs, "positions", ["acc_train_len", "acc_double_len"],
       best={"acc_train_len": "max", "acc_double_len": "max"},
       labels={"acc_train_len": f"accuracy at length {train_len}",
               "acc_double_len": f"accuracy at length {2 * train_len}"},
-      caption=f"Table 2: lag-{lag} copy accuracy after {STEPS} steps (chance 1/16 = 0.0625), "
+      caption=f"Table 2: lag-{lag} copy accuracy after {STEPS} steps (chance 1/{VOCAB} = "
+              f"{1 / VOCAB:.4g}), "
               f"on sequences as long as in training and twice as long")
 
 # %%
@@ -441,9 +442,14 @@ second_half = {p: float(np.mean([r["acc_double_len_by_pos"][train_len - lag:]
                for p in ("rope", "learned", "sinusoidal", "none")}
 others = {p: a[p]["acc_train_len"] for p in ("rope", "learned", "sinusoidal")}
 nope_acc = a["none"]["acc_train_len"]
+# Chance: the targets are uniform over the VOCAB tokens, so a guess is right 1/VOCAB of the time.
+# Above chance: beyond 3 binomial standard errors of the accuracy over all test predictions.
+chance = 1 / VOCAB
+n_predictions = 512 * (train_len - lag) * len(P.seeds)
+above_chance = nope_acc > chance + 3 * math.sqrt(chance * (1 - chance) / n_predictions)
 if nope_acc < 0.5 * min(others.values()):
-    verdict = (f"reaches only {nope_acc:.2f} accuracy at the training length (chance 0.06), far "
-               f"below the encodings with positions")
+    verdict = (f"reaches only {nope_acc:.2f} accuracy at the training length (chance 1/{VOCAB} "
+               f"= {chance:.2f}), far below the encodings with positions")
 elif nope_acc < min(others.values()) - 0.05:
     verdict = f"reaches {nope_acc:.2f} accuracy, below the encodings with positions"
 else:
@@ -455,10 +461,13 @@ answer(
     f"{others['sinusoidal']:.2f} ({STEPS} steps, mean of {len(P.seeds)} seeds). Without "
     f"positions, attention is permutation-invariant (section 1: one layer sees a bag of tokens): "
     f"the model knows *which* tokens came before, not *where*. A causal decoder can still "
-    f"recover some order through its mask (section 1, two layers: change "
-    f"{nope2:.2f}), which is why NoPE can beat chance (here {nope_acc:.2f} against 0.06) and why "
-    f"causal NoPE language models still learn; a rule that needs an exact offset is the hard "
-    f"case.")
+    f"recover some order through its mask (section 1, two layers: change {nope2:.2f})"
+    + (f", which is why NoPE beats chance here ({nope_acc:.3f} against {chance:.3f}, more than "
+       f"3 standard errors above it) and why causal NoPE language models still learn; a rule "
+       f"that needs an exact offset is the hard case." if above_chance else
+       f"; here NoPE did not use it: {nope_acc:.3f} is not above chance ({chance:.3f}) by more "
+       f"than 3 standard errors, so at this budget the exact offset the task needs stayed out "
+       f"of reach."))
 
 # %%
 ranking = sorted(second_half, key=second_half.get, reverse=True)

@@ -86,8 +86,9 @@ from utils.runs import RunStore
 from utils.stats import table
 from utils.studies import cpu_load
 from utils.train import optim as optim_module
-from utils.train.lm import (cross_entropy, get_batch, model_from_result,
-                            pick_threads, train_lm)
+from utils.train.lm import (checkpoint_state, cross_entropy, get_batch, load_checkpoint,
+                            model_from_result, pick_threads, restore_checkpoint_state,
+                            save_checkpoint, train_lm)
 from utils.train.lm_study import (ablation_verdicts, arm_verdict, batch_verdicts, cpu_seconds,
                                   default_workers, experiment_log, lr_bracket, measure_train_step,
                                   memory_expression, run_lm_many, show_experiment_log)
@@ -102,13 +103,24 @@ WORKERS = P.pick(smoke=1, laptop=default_workers(), full=1)
 # ## 1 · The pieces
 #
 # Everything below is imported from `utils` (each module cites its equations; the tests
-# compare each piece with torch's own). Three of them, printed — the optimizer step, the
-# schedule and the loss:
+# compare each piece with torch's own). The training pieces, printed — the optimizer step,
+# the schedule, the loss and gradient clipping (`utils.train.optim`, `utils.train.lm`):
 
 # %%
 show_source(AdamW.step)
 show_source(optim_module.cosine_schedule)
 show_source(cross_entropy)
+show_source(optim_module.clip_grad_norm)
+
+# %% [markdown]
+# Data loading and checkpointing (`utils.train.lm`): `get_batch` samples random windows of a
+# token array (a memory-mapped file at real size, §2), and a checkpoint holds the model, the
+# optimizer state and the iteration, written atomically and refused on load when the
+# architecture differs.
+
+# %%
+show_source(get_batch)
+show_source(checkpoint_state, save_checkpoint, load_checkpoint, restore_checkpoint_state)
 
 # %% [markdown]
 # ## 2 · Data: two corpora, two tokenizers
@@ -886,7 +898,7 @@ with FlopCounterMode(display=False) as step_counter:
     cross_entropy(check_model(xb), xb).backward()
 opt_check = AdamW(check_model.parameters(), lr=1e-3, weight_decay=0.1)
 opt_check.step()                         # creates the state; the next step is counted
-counted_adamw, _ = acc.count_elementwise_op_flops(opt_check.step)
+counted_adamw, adamw_trace = acc.count_elementwise_op_flops(opt_check.step)
 checks = pd.DataFrame([
     {"quantity": "parameters", "counted": check_model.num_parameters(),
      "formula": acc.param_counts(model_acc)["total"]},
@@ -1038,6 +1050,19 @@ answer(f"**adamwAccounting (a), the expression** (fp32, bytes; P = parameters, a
 max_b, a_bytes, b_bytes = acc.max_batch_size(XL, 1024, 80e9)
 P_xl = xl_params["total"]
 adam = acc.adamw_flops(P_xl)
+# Table 5's count, op by op: the aten ops our AdamW.step dispatched, weighted as
+# count_elementwise_op_flops weights them, per parameter of the checked model
+P_check = check_model.num_parameters()
+adam_per_op = {}
+for op, n in adamw_trace:
+    adam_per_op[op] = adam_per_op.get(op, 0) + acc.EW_FLOPS_PER_ELEMENT[op] * n
+assert sum(adam_per_op.values()) == counted_adamw
+adam_per_param = counted_adamw / P_check
+OP_ROLE = {"mul_": "decay p·(1 − αλ) and β₂·v", "lerp_": "first moment", "addcmul_":
+           "+ (1 − β₂)·g²", "sqrt": "√v", "div": "bias correction of v", "add_": "+ ε",
+           "addcdiv_": "update"}                # what each op does in AdamW.step (§1)
+adam_ops = ", ".join(f"`{op}` {v / P_check:g}" + (f" ({OP_ROLE[op]})" if op in OP_ROLE else "")
+                     for op, v in adam_per_op.items())
 steps_, batch_ = 400_000, 1024
 total_train = steps_ * (acc.training_flops(XL, batch_, 1024)["total"] + adam)
 a100 = 19.5e12
@@ -1045,14 +1070,17 @@ days = acc.training_time_seconds(total_train, a100, 0.5) / 86400
 answer(f"**(a)** memory = 16·P + activations(B) = {16 * P_xl / 1e9:.2f} GB + "
        f"{act['total'] / 1e9:.2f} GB per sequence of 1,024 tokens. **(b)** As a·B + b: "
        f"**{a_bytes / 1e9:.2f} · batch_size + {b_bytes / 1e9:.2f} GB**, so the largest batch in "
-       f"80 GB is **{max_b}**. **(c)** One AdamW step costs about {adam / P_xl:.0f} FLOPs per "
-       f"parameter "
-       f"(decay 1, first moment 3, second moment 4, bias-corrected denominator 3, update 3; "
-       f"counted op by op on our `AdamW.step` in Table 5): {adam / 1e9:.1f} GFLOPs for the XL "
-       f"model — negligible next to the ≈ 6 FLOPs per parameter *per token* of forward and "
-       f"backward. **(d)** {steps_:,} steps of batch {batch_} × 1,024 tokens = "
-       f"{total_train:.2e} FLOPs (backward = 2 × forward); on one A100 at 19.5 TFLOP/s fp32 and "
-       f"50 % MFU that is **{days:,.0f} days** ({days / 365:.1f} years).")
+       f"80 GB is **{max_b}**. **(c)** Counted op by op on our `AdamW.step` (Table 5), one "
+       f"step costs per parameter {adam_ops}: **{adam_per_param:g}·P** FLOPs in all"
+       + (f", as `acc.adamw_flops` has it" if acc.adamw_flops(P_check) == counted_adamw else
+          f", while `acc.adamw_flops` says {acc.adamw_flops(P_check) / P_check:g}·P")
+       + f"; {adam / 1e9:.1f} GFLOPs for the XL model — "
+       + ("negligible next to" if adam < 0.01 * 6 * P_xl * 1024 else "to compare with")
+       + f" the ≈ 6 FLOPs per parameter *per token* of forward and backward ("
+       f"{6 * P_xl * 1024 / 1e12:.1f} TFLOPs for one 1,024-token sequence). **(d)** "
+       f"{steps_:,} steps of batch {batch_} × 1,024 tokens = {total_train:.2e} FLOPs "
+       f"(backward = 2 × forward); on one A100 at 19.5 TFLOP/s fp32 and 50 % MFU that is "
+       f"**{days:,.0f} days** ({days / 365:.1f} years).")
 
 # %%
 seed_claims = [
@@ -1089,6 +1117,13 @@ seed_total = 6 * seed_params * steps_ * batch_ * 1024
 seed_days = seed_total / (0.5 * a100) / 86400
 small_med_large = [g.loc[(n, 1024), "attention proj."] + g.loc[(n, 1024), "attention T² part"]
                    for n in ("GPT-2 small", "GPT-2 medium", "GPT-2 large")]
+PART = {"attention proj.": "attention projections'", "attention T² part": "T² attention part's",
+        "MLP": "MLP's", "LM head": "LM head's"}
+share_change = {k: xl_short[k] - sm[k] for k in PART}            # GPT-2 small → XL, T = 1,024
+most = max(share_change, key=lambda k: abs(share_change[k]))
+# the part moving most the other way: where the share goes (or comes from)
+other = max((k for k in PART if k != most), key=lambda k: -np.sign(share_change[most])
+            * share_change[k])
 answer(f"Where the seed's numbers come from. Its parameter count is 12·L·d² + V·d = "
        f"{seed_params / 1e9:.3f} B: a two-matrix 4d MLP and a tied head, not the assignment's "
        f"three d × {f_:,} SwiGLU matrices and untied head ({P_xl / 1e9:.3f} B). Its forward "
@@ -1096,15 +1131,21 @@ answer(f"Where the seed's numbers come from. Its parameter count is 12·L·d² +
        f"matrix, the T² score and value products and the LM head are missing, hence its exact "
        f"1:2 attention/MLP split for XL. Computed with every product, attention's share for "
        f"small, medium and large is {', '.join(f'{v:.1%}' for v in small_med_large)} (the "
-       f"seed: 19.4 %, 24.2 %, 28.6 %), and what changes most with size is the LM head's share "
-       f"shrinking in favour of the MLP (Table 7). Its training-time estimate uses 6·P per token: "
+       f"seed: 19.4 %, 24.2 %, 28.6 %), and what changes most from small to XL is the "
+       f"{PART[most]} share, which {'shrinks' if share_change[most] < 0 else 'grows'} from "
+       f"{sm[most]:.1%} to {xl_short[most]:.1%}, "
+       f"{'in favour of' if share_change[most] < 0 else 'at the expense of'} the {PART[other]} "
+       f"({sm[other]:.1%} → {xl_short[other]:.1%}, Table 7). "
+       f"Its training-time estimate uses 6·P per token: "
        f"{seed_total:.2e} FLOPs, which at its own 9.75 TFLOP/s take {seed_days:,.0f} days — the "
        f"seed's '4.6 days' is off by a factor of {seed_days / 4.6:,.0f} in the last division "
        f"({seed_total / (0.5 * a100):.1e} s, not about 4·10⁵ s). Its maximum batch size "
        + ("agrees with" if max_b == 3 else f"differs from (3 against {max_b})")
-       + f" the computed one; its 12 FLOPs per parameter for AdamW is a coarser count of the "
-       f"same update (Table 5 counts {counted_adamw / check_model.num_parameters():.0f} "
-       f"elementwise FLOPs per parameter in our step).")
+       + f" the computed one; its 12 FLOPs per parameter for AdamW "
+       + ("is a coarser count of the same update" if adam_per_param > 12 else
+          "agrees with our count" if adam_per_param == 12 else
+          "is a finer count of the same update")
+       + f" (Table 5 counts {adam_per_param:g} elementwise FLOPs per parameter in our step).")
 
 # %%
 finish(store)

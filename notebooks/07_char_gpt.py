@@ -65,7 +65,7 @@ from utils import plots
 from utils.accounting import saved_tensor_bytes
 from utils.data.chars import CharTokenizer
 from utils.data.corpora import DOC_SEPARATOR, load_corpus, train_val_split
-from utils.generate import generate
+from utils.generate import generate, next_token_distribution, sample_next, top_p_filter
 from utils.hardware import time_samples
 from utils.nn import functional as nnf
 from utils.nn.layers import RMSNorm
@@ -315,6 +315,13 @@ answer(f"**Q2.7 / Q2.4.** After {STEPS} steps ({STEPS * tokens_per_step:,} chara
 # famous line. Two measures over the generated text: the share of generated words that occur in
 # the training text ("real words", a crude test of spelling knowledge), and the share of distinct
 # 4-grams of words (low = repetitive).
+#
+# The decoding code that `generate` calls at every step (Q2.8 (a)): the nucleus filter, the
+# next-token distribution with temperature, and the choice of the next token (greedy when the
+# temperature is 0, otherwise a draw from the filtered distribution).
+
+# %%
+show_source(top_p_filter, next_token_distribution, sample_next)
 
 # %%
 best = min((r for c, r in zip(configs, results) if c["model"]["positions"] == "rope"),
@@ -671,12 +678,17 @@ elif bs_v.winner == "batch 128":
 else:
     upd = (f"(1) fewer parameter updates for the same data: on this budget the 16× fewer steps "
            f"do not cost measurable loss ({bs_v.text})")
+act_slope = np.polyfit(np.log(list(act)), np.log(list(act.values())), 1)[0]
+act_growth = ("linearly" if abs(act_slope - 1) <= 0.1 else
+              f"as batch^{act_slope:.2f} ({'faster' if act_slope > 1 else 'slower'} than "
+              f"linearly)")
 answer(f"**Q2.9 (c).** With {TOKEN_BUDGET:,} training characters, batch 8 takes "
        f"{TOKEN_BUDGET // (8 * 64)} optimizer steps and reaches a validation loss of "
        f"{bs_mean[8]:.3f}; batch 128 takes {TOKEN_BUDGET // (128 * 64)} steps and reaches "
        f"{bs_mean[128]:.3f}. Downsides of a large batch: {upd}; (2) activation memory grows "
-       f"linearly with the batch ({act[8]:.1f} MiB at 8, {act[128]:.0f} MiB at 128 for this "
-       f"small model, measured), the usual cause of out-of-memory errors; (3) the learning rate "
+       f"{act_growth} with the batch ({act[8]:.1f} MiB at 8, {act[32]:.1f} MiB at 32, "
+       f"{act[128]:.0f} MiB at 128 for this small model, measured; fitted exponent "
+       f"{act_slope:.2f}), the usual cause of out-of-memory errors; (3) the learning rate "
        f"must be re-tuned (often raised) and warmed up, and very large batches are reported to "
        f"generalise worse (less gradient noise, sharper minima; Keskar et al., 2017).")
 

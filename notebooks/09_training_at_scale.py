@@ -46,7 +46,7 @@ budget_s = 0.0           # training seconds per leaderboard run (0: the profile 
 bpe_max_mb = 0           # train the tokenizer on the first N MB only (0: the profile default)
 
 # %%
-from utils.notebook import answer, finish, show_source, start
+from utils.notebook import answer, finish, n_sentences, show_source, start
 from utils.params import Choice, Float, Int, Text
 P = start("09_training_at_scale", globals(), train_path=Text(), val_path=Text(),
           dataset=Choice(choices=("tinystories", "owt")), budget_s=Float(min=0.0),
@@ -206,40 +206,67 @@ def ratio_text(lr):
     return f"{lo:.3g}" if math.isclose(lo, hi, rel_tol=1e-6) else f"{lo:.3g} to {hi:.3g}"
 
 
-parts = []
-for lr in (1e1, 1e2, 1e3):
+N_STEPS = len(toy[(TOY_LRS[0], P.seeds[0])]) - 1     # losses are printed before each step
+
+
+def behaviour(lr: float) -> str:
+    """What the loss does at one rate, from the measured facts."""
     f = facts[lr]
     zeros = [z for z in f["zero_at"] if z is not None]
-    extra = (f"; from step {min(zeros)} on it is below 1e-12 of its start, i.e. zero up to "
+    if f["diverges"]:
+        return f"diverges, to {ratio_text(lr)} times its start"
+    if f["ratio_max"] >= 1.0:
+        return f"neither clearly decays nor diverges ({ratio_text(lr)} times its start)"
+    pace = ("decays fastest" if lr == fastest and len(decaying) > 1 else
+            f"decays, more slowly than at lr {fastest:g}" if len(decaying) > 1 else "decays")
+    if zeros:
+        return f"{pace}, reaching zero (up to float32 rounding) from t = {min(zeros)} on"
+    return f"{pace}, to {ratio_text(lr)} of its start"
+
+
+SEED_LRS = (1e1, 1e2, 1e3)           # the rates the handout asks about
+observed = [behaviour(lr) for lr in SEED_LRS]
+growth = "".join(f"; at lr {lr:g} the first step alone multiplies it by {factor(lr, 0) ** 2:.0f}"
+                 for lr in diverging)
+lr_answer = (
+    f"After {N_STEPS} steps, " + "; ".join(f"at lr {lr:g} the loss {text}"
+                                          for lr, text in zip(SEED_LRS, observed)) + ". "
+    + "Each step multiplies the loss by f_t² with f_t = 1 − 2·lr/(n·√(t+1)) and "
+    + f"n = {N_ENTRIES}"
+    + (f", which the measured ratios match to a relative {worst:.1e}" if worst < 1e-3 else
+       f", from which the measured ratios deviate by up to a relative {worst:.1e}")
+    + growth + ".")
+n_sent = n_sentences(lr_answer)
+assert 1 <= n_sent <= 2, (f"the answer to learning_rate_tuning has {n_sent} sentences; the seed "
+                          f"asks for 1-2")
+parts = []
+for lr in SEED_LRS:
+    f = facts[lr]
+    zeros = [z for z in f["zero_at"] if z is not None]
+    extra = (f"; from t = {min(zeros)} on it is below 1e-12 of its start, i.e. zero up to "
              f"float32 rounding (f_{min(zeros) - 1} = {factor(lr, min(zeros) - 1):.3g})"
              if zeros else "")
-    parts.append(f"lr {lr:g}: loss after 10 steps / initial loss = {ratio_text(lr)}"
+    parts.append(f"lr {lr:g}: loss after {N_STEPS} steps / initial loss = {ratio_text(lr)}"
                  f"{' (diverges)' if f['diverges'] else ''}{extra}")
-claims = []
-if fastest is not None:
-    others = [lr for lr in decaying if lr != fastest]
-    claims.append(f"**lr {fastest:g} decays fastest**"
-                  + (f" (lr {others[0]:g} decays too, more slowly: f_0 = {factor(others[0], 0):.2f}"
-                     f", so each early step keeps {factor(others[0], 0) ** 2:.0%} of the loss)"
-                     if others else ""))
-if diverging:
-    claims.append(f"**lr {', '.join(f'{v:g}' for v in diverging)} diverge"
-                  f"{'s' if len(diverging) == 1 else ''}** (|f_0| = "
-                  f"{abs(factor(diverging[0], 0)):.0f}, so the first step alone multiplies the "
-                  f"loss by {factor(diverging[0], 0) ** 2:.0f})")
-answer(f"**learning_rate_tuning.** {'; '.join(claims)}. Measured over seeds {P.seeds}: "
-       + "; ".join(parts) + f". Every measured ratio L_(t+1)/L_t agrees with f_t² from the "
-       f"formula to a relative {worst:.1e}, so the behaviour is the closed form's: |f_t| < 1 "
-       f"shrinks the loss, |f_t| > 1 grows it, and because f_t moves towards 1 as the step "
-       f"decays, a rate that starts above |f_0| = 1 can only diverge if 2·lr/(n√(t+1)) stays "
-       f"above 2 for many steps (lr 1e3: until t + 1 = {(2 * 1e3 / (N_ENTRIES * 2)) ** 2:.0f})."
-       + " The seed's answer says lr 1e2 'bounces back up slightly at the end': "
-       + ("this run shows such a rebound too." if facts[1e2]["rebound"] else
-          "this run shows no rebound: f_3 = 1 − 2·100/(100·√4) = 0 sends every weight to 0 "
-          "(up to rounding) at the fourth step, and every later |f_t| < 1 only shrinks what "
-          "rounding left, so on a log scale the curve keeps falling; on a linear axis it sits "
-          "at 0." if any(z is not None for z in facts[1e2]["zero_at"]) else
-          "this run shows no rebound after the minimum."))
+evidence = (
+    f"Measured over seeds {P.seeds}: " + "; ".join(parts) + ". "
+    + (f"Of the decaying rates lr {fastest:g} is the fastest"
+       + "".join(f"; lr {o:g} keeps {factor(o, 0) ** 2:.0%} of the loss at its first step "
+                 f"(f_0 = {factor(o, 0):.2f})" for o in decaying if o != fastest) + ". "
+       if fastest is not None else "")
+    + f"Because f_t moves towards 1 as the step decays, a rate that starts above |f_0| = 1 can "
+    f"only diverge if 2·lr/(n√(t+1)) stays above 2 for many steps (lr 1e3: until t + 1 = "
+    f"{(2 * 1e3 / (N_ENTRIES * 2)) ** 2:.0f}).")
+seed_check = (
+    "It says lr 1e2 'bounces back up slightly at the end': "
+    + ("this run shows such a rebound too." if facts[1e2]["rebound"] else
+       "this run shows no rebound: f_3 = 1 − 2·100/(100·√4) = 0 sends every weight to 0 "
+       "(up to rounding) at the fourth step, and every later |f_t| < 1 only shrinks what "
+       "rounding left, so on a log scale the curve keeps falling; on a linear axis it sits "
+       "at 0." if any(z is not None for z in facts[1e2]["zero_at"]) else
+       "this run shows no rebound after the minimum."))
+answer(f"**learning_rate_tuning.** {lr_answer}\n\n**Evidence.** {evidence}\n\n"
+       f"**The seed's answer.** {seed_check}")
 
 # %% [markdown]
 # ## 2 · The leaderboard: validation loss in a fixed wall-clock budget (problem `leaderboard`)

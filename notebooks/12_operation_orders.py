@@ -250,13 +250,9 @@ budget = (f"*Budget:* T = {T} steps ({T / default['n_steps']:.1%} of the seed's 
                                                f"{len(by_model[m])}" for m in study.models)
           + ". " + studies.cost_sentence(results))
 if P.profile == "laptop":
-    seed_cfg = [{**c, "r_train": default["r_train"], "lr": default["lr"],
-                 "n_steps": default["n_steps"], "eval_period": 100} for c in configs]
-    cost = studies.estimate_cost(seed_cfg, workers=study.workers, verbose=False)
-    budget += (f" The seed's own setting (r_train {default['r_train']}, lr {default['lr']:g}, "
-               f"T = {default['n_steps']}) would cost about {cost['cpu_s'] / 60:.0f} CPU-minutes "
-               f"for these {len(seed_cfg)} runs on this machine (timed steps, "
-               f"{cost['load']}): the `full` profile.")
+    budget += " " + studies.seed_setting_cost(
+        configs, study.workers, f"The seed's own setting (r_train {default['r_train']}, lr "
+        f"{default['lr']:g}, T = {default['n_steps']}) for these {len(configs)} runs")
 answer(budget)
 
 # %%

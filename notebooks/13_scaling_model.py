@@ -261,10 +261,9 @@ text += studies.cost_sentence(results)
 if P.profile == "laptop":
     full_cfg = studies.sweep_configs(studies.grid(num_layers=SEED_L, embedding_size=SEED_D),
                                      study.models, study.seeds[:1], hidden_size="d")
-    cost = studies.estimate_cost(full_cfg, workers=study.workers, verbose=False)
-    text += (f" The seed's grid at its own setting (T = {default['n_steps']}) would cost about "
-             f"{cost['cpu_s'] / 3600:.1f} CPU-hours per seed on this machine (timed steps, "
-             f"{cost['load']}): the `full` profile.")
+    text += " " + studies.seed_setting_cost(
+        full_cfg, study.workers, f"The seed's grid at its own setting (T = "
+        f"{default['n_steps']}), for one seed,")
 answer(text)
 
 # %%

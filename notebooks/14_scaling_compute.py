@@ -62,7 +62,7 @@ study = studies.Study.start(P, "14_scaling_compute", models=("lstm", "gpt"), lap
 # together cost about $\sum_B B / 512 \approx 2$ default steps per step; the evaluations
 # (early ones, then at every budget $\alpha T$ and regularly in between; the schedule is printed
 # below) are the same for all $B$ and need a separate pass over the training set whenever $B$ is
-# smaller than it, so each costs about one default step.
+# smaller than it.
 # `full` trains the seed's setting exactly ($r_{\mathrm{train}} = 0.5$, lr $10^{-3}$,
 # $T = 2\cdot10^4 + 1$). At that setting the validation accuracy rises only thousands of steps
 # after memorisation (notebook 10), so `laptop` trains a shorter $T$ at the setting notebook 10 calibrates on
@@ -237,14 +237,10 @@ if T < SEED_T:
     text += (" The budgets α·T here are fractions of this T, not of the seed's; the answers hold "
              "for this setting and budget.")
 if P.profile == "laptop":
-    seed_cfg = [{**c, "r_train": default["r_train"], "lr": default["lr"], "n_steps": SEED_T,
-                 "eval_period": 100, "eval_steps": sorted({int(a * SEED_T) for a in ALPHAS})}
-                for c in configs]
-    cost = studies.estimate_cost(seed_cfg, workers=study.workers, verbose=False)
-    text += (f" The seed's setting (r_train {default['r_train']}, lr {default['lr']:g}, "
-             f"T = {SEED_T}) would cost about {cost['cpu_s'] / 3600:.1f} CPU-hours for these "
-             f"{len(seed_cfg)} runs on this machine (timed steps, {cost['load']}): the `full` "
-             f"profile.")
+    text += " " + studies.seed_setting_cost(
+        configs, study.workers, f"The seed's setting (r_train {default['r_train']}, lr "
+        f"{default['lr']:g}, T = {SEED_T}) for these {len(configs)} runs", n_steps=SEED_T,
+        eval_steps=sorted({int(a * SEED_T) for a in ALPHAS}))
 answer(text)
 
 # %%

@@ -467,6 +467,41 @@ fit = {r["conv_type"]: r for r in split_rows}
 k_near, k_far = [k for k in split_rows[0] if k.startswith("both")][0], \
     [k for k in split_rows[0] if k.startswith("further")][0]
 k_edge = [k for k in split_rows[0] if k.startswith("a box touches")][0]
+
+
+def per_seed(net, t, col):
+    """The per-seed values of one column of `runs` (Tables 3-4) for one net and conv_type."""
+    return runs[(runs.net == net) & (runs.conv_type == t)][col].to_numpy()
+
+
+def moved_vs_test(t):
+    """Does moving the test boxes back to the training band change Net1-t's accuracy (Table 6)?"""
+    rows = shift[shift.conv_type == t]
+    return compare(rows["accuracy, boxes moved back"], rows["test accuracy"],
+                   ("boxes moved back", "test images"), better="higher",
+                   what=f"Net1-{t} accuracy")
+
+
+test_val = {t: compare(per_seed("Net1", t, "test_acc"), per_seed("Net1", t, "val_acc"),
+                       ("test", "validation"), better="higher", what=f"Net1-{t} accuracy")
+            for t in TYPES}
+
+
+def vs_val(t):
+    """Net1-t's test accuracy relative to its validation accuracy, in words, from the seeds."""
+    v = test_val[t]
+    if v.winner == "validation":
+        return "far below" if t1[t] < 0.5 * v1[t] else "below"
+    return "above" if v.winner == "test" else "not measurably different from"
+
+
+def wp(v):
+    """The p-value of a verdict, or why there is none."""
+    return f"Welch p = {v.p:.2g}" if v.p == v.p else "one seed, no test"
+
+
+pos_used = [t for t in ("valid", "sconv") if test_val[t].winner == "validation"]
+fc_invariant = sh.loc["fconv", "max |Δ logit|"] < 1e-4
 answer(
     f"**(b i) valid vs sconv vs fconv.** They differ only in the zero padding: none (p = 0), "
     f"'same' (p = 1) and 'full' (p = 2 = k − 1), so the maps end at "
@@ -480,39 +515,82 @@ answer(
     f"often as the lower band. **sconv** reads every pixel but still not evenly (band "
     f"difference {c['sconv']['band difference']:.2f}; the lower band "
     f"{c['sconv']['reads, lower band']:.0f} vs {c['sconv']['reads, upper band']:.0f} reads per "
-    f"pixel). Both give the net an absolute-position signal, which it uses because position "
-    f"predicts the label in training: test accuracy far below the validation accuracy "
-    f"({v1['valid']:.3f}, {v1['sconv']:.3f}). **fconv** pads by k − 1, so every pixel is read "
-    f"by all kernel positions and the coverage is exactly periodic with the total stride 8 "
-    f"(band difference {c['fconv']['band difference']:.2f}). Since the zero padding equals the "
-    f"black background and the convolutions have no bias, Net1-fconv is exactly invariant to "
-    f"the 16-row shift: moving the test boxes back changes its logits by at most "
-    f"{sh.loc['fconv', 'max |Δ logit|']:.1e} (vs {sh.loc['sconv', 'max |Δ logit|']:.2f} for "
-    f"sconv, Table 6). Its test accuracy therefore equals its validation accuracy "
-    f"({t1['fconv']:.3f} vs {v1['fconv']:.3f}); the errors it makes are the hard layouts — "
-    f"{fit['fconv'][k_near]:.3f} when both boxes fit in one 17-pixel receptive field, "
-    f"{fit['fconv'][k_far]:.3f} when they do not (Table 7).")
+    f"pixel). Both give the net an absolute-position signal. Test accuracy is "
+    f"{vs_val('valid')} the validation accuracy for valid ({t1['valid']:.3f} vs "
+    f"{v1['valid']:.3f}) and {vs_val('sconv')} it for sconv ({t1['sconv']:.3f} vs "
+    f"{v1['sconv']:.3f}; {len(TABLE_SEEDS)} seeds; valid {wp(test_val['valid'])}, sconv "
+    f"{wp(test_val['sconv'])}), "
+    + ("so both nets use that signal, because position predicts the label in training. "
+       if len(pos_used) == 2 else
+       f"so only {pos_used[0]} measurably uses that signal in this run. " if pos_used else
+       "so in this run neither net measurably uses that signal. ")
+    + f"**fconv** pads by k − 1, so every pixel is read by all kernel positions"
+    + (f" and the coverage is exactly periodic with the total stride 8 (band difference "
+       f"{c['fconv']['band difference']:.2f}). " if c["fconv"]["periodic with stride 8"] else
+       f", yet here the coverage is not periodic with stride 8 (band difference "
+       f"{c['fconv']['band difference']:.2f}). ")
+    + (f"Since the zero padding equals the black background and the convolutions have no bias, "
+       f"Net1-fconv is exactly invariant to the 16-row shift: moving the test boxes back changes "
+       f"its logits by at most {sh.loc['fconv', 'max |Δ logit|']:.1e} (vs "
+       f"{sh.loc['sconv', 'max |Δ logit|']:.2f} for sconv, Table 6). The swap therefore costs it "
+       f"nothing: its accuracy on the test images equals its accuracy on the same images in the "
+       f"training band ({sh.loc['fconv', 'test accuracy']:.3f} vs "
+       f"{sh.loc['fconv', 'accuracy, boxes moved back']:.3f}). " if fc_invariant else
+       f"Net1-fconv should then be invariant to the 16-row shift, but moving the test boxes back "
+       f"changes its logits by up to {sh.loc['fconv', 'max |Δ logit|']:.2g} (Table 6) and its "
+       f"accuracy from {sh.loc['fconv', 'test accuracy']:.3f} to "
+       f"{sh.loc['fconv', 'accuracy, boxes moved back']:.3f}: something in this run breaks the "
+       f"invariance. ")
+    + f"Its test accuracy is {vs_val('fconv')} its validation accuracy "
+    f"({t1['fconv']:.3f} vs {v1['fconv']:.3f}, {wp(test_val['fconv'])}); the two "
+    f"sets hold different images, so they need not agree even for an invariant net. "
+    + (f"The errors it makes are the hard layouts — {fit['fconv'][k_near]:.3f} when both boxes "
+       f"fit in one 17-pixel receptive field, {fit['fconv'][k_far]:.3f} when they do not "
+       f"(Table 7)." if fit["fconv"][k_near] > fit["fconv"][k_far] else
+       f"Its errors do not concentrate on boxes further apart than one receptive field "
+       f"({fit['fconv'][k_far]:.3f} there vs {fit['fconv'][k_near]:.3f} when both fit in 17 "
+       f"pixels, Table 7)."))
 
 # %%
+rf_order, rf_move = order("reflect", "fconv"), moved_vs_test("reflect")
+rf_bands = c["reflect"]["band difference"] > 0.01
+rf_nums = (f"{sh.loc['reflect', 'test accuracy']:.3f} → "
+           f"{sh.loc['reflect', 'accuracy, boxes moved back']:.3f}, Table 6; {wp(rf_move)}")
+rf_shift = (f"from {sh.loc['reflect', 'test accuracy']:.3f} to "
+            f"{sh.loc['reflect', 'accuracy, boxes moved back']:.3f} (Table 6; {wp(rf_move)})")
+if rf_order == "<" and rf_move.winner == "boxes moved back":
+    rf_why = (f"The net sees *where* the boxes are, takes the shortcut, and fails when the bands "
+              f"swap: moving the test boxes back to the training band lifts its accuracy "
+              f"{rf_shift}. Zero padding (fconv) cannot do this: it adds nothing a box could be "
+              f"recognised by.")
+elif rf_move.winner == "boxes moved back":
+    rf_why = (f"The net does use position — moving the test boxes back to the training band "
+              f"lifts its accuracy {rf_shift} — but in this run that does not make it worse "
+              f"than fconv (reflect {rf_order} fconv).")
+else:
+    rf_why = (f"Yet moving the test boxes back to the training band does not measurably change "
+              f"its accuracy ({rf_nums}): in this run the net did not take the position "
+              f"shortcut the mirrored border offers (reflect {rf_order} fconv).")
 answer(
-    f"**(b ii) reflect {order('reflect', 'fconv')} fconv** (measured {t1['reflect']:.3f} vs "
+    f"**(b ii) reflect {rf_order} fconv** (measured {t1['reflect']:.3f} vs "
     f"{t1['fconv']:.3f}, validation "
     f"{v1['reflect']:.3f}). Reflect padding mirrors the content next to the border back into "
     f"the padding. In the deep layers, where one map pixel stands for 8 input pixels, the "
-    f"mirrored strip is large enough to copy box features of the upper band, so the two bands "
-    f"are read in different patterns (band difference {c['reflect']['band difference']:.2f} in "
-    f"Table 5, although the mean counts are close: {c['reflect']['reads, upper band']:.0f} vs "
-    f"{c['reflect']['reads, lower band']:.0f} per pixel; Figure 20.3). The net sees *where* the boxes are, "
-    f"takes the shortcut, and fails when the bands swap: moving the test boxes back to the "
-    f"training band lifts its accuracy from {sh.loc['reflect', 'test accuracy']:.3f} to "
-    f"{sh.loc['reflect', 'accuracy, boxes moved back']:.3f} (Table 6). Zero padding (fconv) "
-    f"cannot do this: it adds nothing a box could be recognised by.")
+    f"mirrored strip is large enough to copy box features of the upper band"
+    + (f", so the two bands are read in different patterns (band difference "
+       f"{c['reflect']['band difference']:.2f} in Table 5, although the mean counts are close: "
+       if rf_bands else
+       f", yet here the two bands are read alike (band difference "
+       f"{c['reflect']['band difference']:.2f} in Table 5; mean counts ")
+    + f"{c['reflect']['reads, upper band']:.0f} vs {c['reflect']['reads, lower band']:.0f} per "
+    f"pixel; Figure 20.3). " + rf_why)
 
 # %%
 rep_edge, fc_edge = fit["replicate"][k_edge], fit["fconv"][k_edge]
 rep_far, fc_far = fit["replicate"][k_far], fit["fconv"][k_far]
 edge_gain = rep_edge - fc_edge
 inner_gain = fit["replicate"]["no box at the edge"] - fit["fconv"]["no box at the edge"]
+rp_move = moved_vs_test("replicate")
 answer(
     f"**(b iii) replicate vs fconv** (measured {t1['replicate']:.3f} vs {t1['fconv']:.3f}: "
     f"replicate {order('replicate', 'fconv')} fconv; validation {v1['replicate']:.3f} vs "
@@ -526,26 +604,56 @@ answer(
     f"{fc_far:.3f} (Table 7). "
     + ("" if edge_gain > inner_gain and rep_far > fc_far else
        "(Not every part of this holds in this run: see Table 7.) ")
-    + f"Replicate pays for it with a little position leakage: its band difference is small "
-    f"({c['replicate']['band difference']:.2f}) but not zero, so moving the test boxes back "
-    f"still changes its accuracy ({sh.loc['replicate', 'test accuracy']:.3f} → "
-    f"{sh.loc['replicate', 'accuracy, boxes moved back']:.3f}) and its test accuracy stays "
-    f"below its validation accuracy.")
+    + f"Its band difference is small ({c['replicate']['band difference']:.2f}) "
+    + (f"but not zero, and it pays for the cue with a little position leakage: moving the test "
+       f"boxes back still changes its accuracy ({sh.loc['replicate', 'test accuracy']:.3f} → "
+       f"{sh.loc['replicate', 'accuracy, boxes moved back']:.3f}, {wp(rp_move)})"
+       if rp_move.winner is not None else
+       f"and moving the test boxes back does not measurably change its accuracy "
+       f"({sh.loc['replicate', 'test accuracy']:.3f} → "
+       f"{sh.loc['replicate', 'accuracy, boxes moved back']:.3f}, {wp(rp_move)})")
+    + f"; its test accuracy is {vs_val('replicate')} its validation accuracy "
+    f"({t1['replicate']:.3f} vs {v1['replicate']:.3f}, {wp(test_val['replicate'])}).")
 
 # %%
 v2 = [mean.loc[("Net2", t), "val_acc"] for t in TYPES]
 was_zero = [t for t in TYPES if t1[t] <= 0.01]
+NEAR_ZERO = 0.05                          # a test accuracy this low: near-certain errors
+fell = [t for t in TYPES
+        if compare(per_seed("Net2", t, "test_acc"), per_seed("Net1", t, "test_acc"),
+                   ("Net2", "Net1"), better="higher").winner == "Net1"]
+not_fell = [t for t in TYPES if t not in fell and t not in was_zero]
+wrong2 = [t for t in TYPES if t2[t] <= NEAR_ZERO]
+range1, range2 = max(t1.values()) - min(t1.values()), max(t2.values()) - min(t2.values())
 answer(
-    f"**(c ii)** With Net2 the test accuracy falls to at most {max(t2.values()):.3f} for every "
-    f"conv_type: " + ", ".join(f"{t} {t1[t]:.3f} → {t2[t]:.3f}" for t in TYPES)
+    f"**(c ii)** With Net2 the test accuracy "
+    + ("falls to" if not not_fell else "is")
+    + f" at most {max(t2.values()):.3f} for every conv_type: "
+    + ", ".join(f"{t} {t1[t]:.3f} → {t2[t]:.3f}" for t in TYPES)
     + f" (Net1 → Net2; {', '.join(was_zero) if was_zero else 'none'} already near 0 with "
-    f"Net1), while the validation accuracy is {min(v2):.3f}–{max(v2):.3f}. "
+    f"Net1"
+    + (f"; not measurably lower than Net1 for {', '.join(not_fell)}" if not_fell else "")
+    + f"), while the validation accuracy is {min(v2):.3f}–{max(v2):.3f}. "
     f"**(c iii)** Net2 flattens the final map into a linear layer: each position of the map "
     f"has its own weights, so *where* a feature fires is directly available — no border "
     f"effect needed. Vertical position is the easiest perfect predictor of the training label, "
-    f"so Net2 learns 'upper band → class 0' whatever the padding, and the swapped test set "
-    f"turns that into near-certain errors. Net1's global max pool throws the position away, "
-    f"which is why its padding matters at all.")
+    + (f"and Net2 learns 'upper band → class 0' whatever the padding: the swapped test set "
+       f"turns that into near-certain errors (test accuracy ≤ {NEAR_ZERO} for all "
+       f"{len(TYPES)} conv_types). " if len(wrong2) == len(TYPES) else
+       f"and Net2 learns 'upper band → class 0' for {', '.join(wrong2)} (test accuracy "
+       f"≤ {NEAR_ZERO}: near-certain errors on the swapped test set) but not fully for "
+       f"{', '.join(t for t in TYPES if t not in wrong2)}. " if wrong2 else
+       f"but in this run Net2 does not turn it into near-certain errors: its test accuracy "
+       f"stays above {NEAR_ZERO} for every conv_type ({min(t2.values()):.3f}–"
+       f"{max(t2.values()):.3f}). ")
+    + f"Net1's global max pool throws the position away, "
+    + (f"which is why its padding matters at all: Net1's test accuracy spans "
+       f"{min(t1.values()):.3f}–{max(t1.values()):.3f} over the paddings, Net2's "
+       f"{min(t2.values()):.3f}–{max(t2.values()):.3f}." if range1 > range2 else
+       f"yet in this run the padding moves Net1's test accuracy no more than Net2's "
+       f"({min(t1.values()):.3f}–{max(t1.values()):.3f} vs "
+       f"{min(t2.values()):.3f}–{max(t2.values()):.3f})."))
+
 
 # %% [markdown]
 # ## Question 1.2 · Rotation

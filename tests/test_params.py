@@ -92,3 +92,15 @@ def test_show_source_displays_the_code_that_runs(monkeypatch):
     assert "def taught(x):" in out and "return x + 1" in out
     with pytest.raises(TypeError, match="at least one"):
         show_source()
+
+
+def test_n_sentences_counts_sentence_ends_not_decimals_or_abbreviations():
+    from utils.notebook import n_sentences
+
+    # hand-counted: decimals, "e.g." and "vs." do not end one; a bold "**" closes one, and a
+    # sentence may start in lower case (an identifier such as "lr")
+    assert n_sentences("The loss fell to 1.2 at step 5. Then it rose.") == 2
+    assert n_sentences("Rates, e.g. 1e2 vs. 1e3, differ by 0.5 nats per token.") == 1
+    assert n_sentences("**lr 100 decays fastest.** lr 1000 diverges! Why? 3 reasons.") == 4
+    assert n_sentences("No full stop at the end") == 0
+    assert n_sentences("'Quoted.' (Bracketed.) \"Double.\"") == 3

@@ -254,6 +254,31 @@ def test_longest_first_orders_by_predicted_cost_ties_in_config_order():
     assert studies.longest_first(cs, {}) == [0, 1, 2, 3, 4]
 
 
+def test_seed_setting_cost_moves_configs_to_the_seeds_setting(monkeypatch):
+    seen = {}
+
+    def fake_estimate(configs, workers=1, verbose=True, **_):
+        seen["configs"], seen["workers"] = configs, workers
+        return {"cpu_s": seen["cpu_s"], "load": "load 0.1"}
+
+    monkeypatch.setattr(studies, "estimate_cost", fake_estimate)
+    laptop = studies.Study.start(_params("laptop"), "study_test", laptop_early_every=5)
+    cs = laptop.configs([{}], n_steps=1350, r_train=0.7, lr=3e-3, stop_at_val_accuracy=0.99)
+    seen["cpu_s"] = 5400.0
+    text = studies.seed_setting_cost(cs, 2, "The seed's runs", n_steps=20001, eval_steps=[2000])
+    seed = make_config()
+    for c in seen["configs"]:
+        assert (c["r_train"], c["lr"], c["eval_first"], c["eval_period"]) == (
+            seed["r_train"], seed["lr"], seed["eval_first"], seed["eval_period"])
+        assert c["n_steps"] == 20001 and c["eval_steps"] == [2000]
+        assert c["stop_at_val_accuracy"] == 0.0 and c["model"] in ("lstm", "gpt")
+    assert seen["workers"] == 2 and len(seen["configs"]) == len(cs)
+    assert text == ("The seed's runs would cost about 1.5 CPU-hours on this machine (timed "
+                    "steps, load 0.1): the `full` profile.")
+    seen["cpu_s"] = 1500.0
+    assert "about 25 CPU-minutes" in studies.seed_setting_cost(cs, 1, "These")
+
+
 def test_study_run_trains_reads_and_tables(tmp_path, capsys):
     study = studies.Study.start(_params("smoke", seeds=(0,)), "study_run_test")
     study.store = RunStore("study_run_test", root=tmp_path)

@@ -945,9 +945,10 @@ def saved_tensor_bytes(fn: Callable[[], object], exclude: nn.Module | None = Non
     return sum(seen.values())
 
 
-_EW_FLOPS_PER_ELEMENT = {"mul": 1, "mul_": 1, "add": 1, "add_": 1, "sub": 1, "sub_": 1,
-                         "div": 1, "div_": 1, "sqrt": 1, "lerp_": 3, "lerp": 3,
-                         "addcmul_": 3, "addcmul": 3, "addcdiv_": 3, "addcdiv": 3}
+# FLOPs per output element of each element-wise op that count_elementwise_op_flops counts
+EW_FLOPS_PER_ELEMENT = {"mul": 1, "mul_": 1, "add": 1, "add_": 1, "sub": 1, "sub_": 1,
+                        "div": 1, "div_": 1, "sqrt": 1, "lerp_": 3, "lerp": 3,
+                        "addcmul_": 3, "addcmul": 3, "addcdiv_": 3, "addcdiv": 3}
 
 
 def count_elementwise_op_flops(fn: Callable[[], object]) -> tuple[int, list[tuple[str, int]]]:
@@ -966,10 +967,10 @@ def count_elementwise_op_flops(fn: Callable[[], object]) -> tuple[int, list[tupl
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             name = func.overloadpacket.__name__
-            if isinstance(out, torch.Tensor) and out.dim() > 0 and name in _EW_FLOPS_PER_ELEMENT:
+            if isinstance(out, torch.Tensor) and out.dim() > 0 and name in EW_FLOPS_PER_ELEMENT:
                 trace.append((name, out.numel()))
             return out
 
     with _Trace():
         fn()
-    return sum(_EW_FLOPS_PER_ELEMENT[n] * e for n, e in trace), trace
+    return sum(EW_FLOPS_PER_ELEMENT[n] * e for n, e in trace), trace

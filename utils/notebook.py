@@ -57,6 +57,17 @@ def answer(markdown: str) -> None:
     display(Markdown(markdown))
 
 
+def n_sentences(text: str) -> int:
+    """Sentences in ``text``, for the seeds' "answer in 1-2 sentences": a '.', '!' or '?'
+    (closing quotes, brackets or '*' may follow) at the end or before a space. A decimal point
+    (1.2) has no space after it, and 'e.g.', 'i.e.' and 'vs.' are not sentence ends; any other
+    abbreviation counts as one (an over-count makes a limit check fail loudly, never pass)."""
+    import re
+
+    ends = r"(?<!e\.g)(?<!i\.e)(?<!\bvs)[.!?][*)\"'’”]*(?=\s+\S|\s*$)"
+    return len(re.findall(ends, text.strip()))
+
+
 def show_source(*objs) -> None:
     """Show the source of the functions/classes a section teaches, as one highlighted code block
     (so the lesson shows the code that actually ran, not a copy that could drift)."""

@@ -619,6 +619,24 @@ def cost_sentence(results: Sequence[Mapping]) -> str:
             f"time, summed over runs).")
 
 
+def seed_setting_cost(configs: Sequence[Mapping], workers: int, what: str,
+                      **seed_fields: Any) -> str:
+    """The sentence "<what> would cost about N CPU-minutes (or CPU-hours) on this machine
+    (timed steps, load): the `full` profile." for ``configs`` moved to the seed's setting: the
+    r_train, learning rate, T, evaluation schedule and (no) early stop of
+    :func:`~utils.train.arithmetic.make_config`, then ``seed_fields`` (e.g. the seed's T of
+    question 6). Predicted by :func:`estimate_cost` from timed steps (nothing is trained)."""
+    seed = make_config()
+    base = {k: seed[k] for k in ("r_train", "lr", "n_steps", "eval_first", "eval_period",
+                                 "eval_steps", "stop_at_val_accuracy")}
+    cost = estimate_cost([{**c, **base, **seed_fields} for c in configs], workers=workers,
+                         verbose=False)
+    cpu = cost["cpu_s"]
+    amount = f"{cpu / 3600:.1f} CPU-hours" if cpu >= 3600 else f"{cpu / 60:.0f} CPU-minutes"
+    return (f"{what} would cost about {amount} on this machine (timed steps, {cost['load']}): "
+            f"the `full` profile.")
+
+
 def longest_first(configs: Sequence[Mapping], cost: Mapping) -> list[int]:
     """Indices of ``configs`` in decreasing predicted cost (:func:`estimate_cost`'s
     ``per_run``; stored runs cost 0), ties in config order. Started in this order, a sweep's
@@ -769,8 +787,8 @@ class Study:
       ``eval_period``: ``smoke`` 3/3, ``laptop`` 100/``laptop_period``, ``full`` the seed's
       100/100 (the resolution of its t_f). With ``laptop_early_every`` = k > 1 the laptop
       schedule evaluates every step up to 10, then every k steps up to 100
-      (:func:`early_schedule`): an evaluation costs about one training step, so the seed's
-      100 early evaluations are ~10 % of a 1,300-step run;
+      (:func:`early_schedule`; 72 fewer evaluations per run, each a forward pass over the
+      validation set and, when a step does not see the whole training set, over that too);
     * ``shape``: the narrow model of ``smoke`` runs (:data:`SMOKE_SHAPE`), nothing otherwise.
     """
 
