@@ -843,7 +843,8 @@ cost_configs = [{"exp": "cost", "impl": name, "S": S, "d_k": 64, "threads": P.th
 cost = pd.DataFrame([{"impl": c["impl"], "S": c["S"], "time_s": r["time_s"],
                       "peak_bytes": r["peak_bytes"], "flops": r["flops"], "load": r["load"]}
                      for c, r in zip(cost_configs, store.sweep(cost_configs, cost_experiment,
-                                                               desc="attention cost sweep"))])
+                                                               desc="attention cost sweep",
+                                                               backend="local"))])
 
 fits = []
 fig, (ax1, ax2) = plots.subplots(1, 2, width=10.5, height=3.6)

@@ -370,12 +370,14 @@ print(f"model: d_model {D}, {LAYERS} layers, {HEADS} heads, context {CTX}, vocab
       f"{step_s * 1e3:.0f} ms per training step -> {int(BUDGET / step_s):,} steps "
       f"({int(BUDGET / step_s) * BATCH * CTX:,} tokens) in the {BUDGET:g} s budget")
 pick_configs = [leaderboard_config(lr, P.seeds[0], PICK_BUDGET) for lr in LR_GRID]
-pick = store.sweep(pick_configs, train_lm, desc="learning-rate pick")
+# wall-clock budgets: one run at a time, in this process, with all its threads
+pick = store.sweep(pick_configs, train_lm, desc="learning-rate pick", backend="local")
 finite = [(r["final_val_loss"], c["lr_max"]) for c, r in zip(pick_configs, pick)
           if math.isfinite(r["final_val_loss"])]
 LR = min(finite)[1] if finite else LR_GRID[0]
 final_configs = [leaderboard_config(LR, s, BUDGET) for s in P.seeds]
-final = store.sweep(final_configs, train_lm, desc=f"leaderboard runs (lr {LR:g})")
+final = store.sweep(final_configs, train_lm, desc=f"leaderboard runs (lr {LR:g})",
+                    backend="local")
 
 # %%
 fig, axes = plots.subplots(1, 2, width=10.5, height=3.6)

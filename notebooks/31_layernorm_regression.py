@@ -773,8 +773,8 @@ answer(f"Profile **{P.profile}**: {n_runs} runs "
        f"({len(ARMS)} arms; tables {STEPS_A} steps, series {STEPS_B} steps; full profile: "
        f"all 7 arms, 2000 and 1500 steps, weekly co2 with L = 52, H = 13, training batches "
        f"{{8, 16, 128, 256}}). CPU time of the runs (as measured when they were computed, "
-       f"one thread): {cpu_runs:.0f} s; CPU time of this kernel so far: "
-       f"{time.process_time() - T0_CPU:.0f} s.")
+       f"one thread, in worker processes when two or more were missing): {cpu_runs:.0f} s; CPU "
+       f"time of this kernel so far: {time.process_time() - T0_CPU:.0f} s.")
 
 # %% [markdown]
 # ## 8 · References

@@ -537,7 +537,8 @@ configs_a = [dict(version=1, experiment="decode_timing", shape=name, **shape, se
                   machine=FINGERPRINT)
              for name, shape in SHAPES.items() for s in P.seeds]
 reused_a = [store.is_done(c) for c in configs_a]
-runs_a = store.sweep(configs_a, decode_timing, desc="experiment A: decode timing")
+runs_a = store.sweep(configs_a, decode_timing, desc="experiment A: decode timing",
+                     backend="local")                                # timings: one at a time
 for c, r in zip(configs_a, runs_a):
     print(f"{c['shape']:>11}, seed {c['seed']}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s "
           f"CPU, load average {min(r['loads']):.2f}-{max(r['loads']):.2f}, {r['threads']} thread(s)")
@@ -918,7 +919,8 @@ configs_b = [dict(version=1, experiment="bpe", corpus=corpus, seed=s, subset_byt
                   vocabs=VOCABS_B, eval_chars=EVAL_CHARS)
              for corpus in CORPORA.values() for s in P.seeds]
 reused_b = [store.is_done(c) for c in configs_b]
-runs_b = store.sweep(configs_b, tokenizer_run, desc="experiment B: BPE tokenizers")
+runs_b = store.sweep(configs_b, tokenizer_run, desc="experiment B: BPE tokenizers",
+                     backend="local")                # timed, and BPE uses its own workers
 for c, r in zip(configs_b, runs_b):
     print(f"{c['corpus']:>11}, seed {c['seed']}: {r['documents']} documents, "
           f"{r['subset_bytes'] / 1e6:.2f} MB, {r['n_unique_pretokens']:,} distinct pre-tokens, "

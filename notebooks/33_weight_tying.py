@@ -46,6 +46,7 @@ from utils.params import Int
 P = start("33_weight_tying", globals(), walk_steps=Int(min=0), text_steps=Int(min=0))
 
 # %%
+import io
 import math
 import os
 import time
@@ -63,7 +64,7 @@ from utils.nn import geometry as geo
 from utils.nn.transformer_lm import TransformerLM
 from utils.paths import cache_dir
 from utils.references import cite, show_references
-from utils.runs import RunStore
+from utils.runs import RunStore, atomic_write_bytes
 from utils.stance import DecisionRule
 from utils.stats import table, welch_test
 from utils.tokenization import Tokenizer, train_bpe
@@ -356,7 +357,9 @@ def walk_files(kind: str, num_nodes: int, seed: int) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(10_000 + seed)
         for split, n in (("train", WALK_TOKENS), ("val", WALK_TOKENS // 10)):
-            np.save(files[split], W.random_walks(P_, 1, n, rng)[0].astype(np.uint16))
+            buf = io.BytesIO()
+            np.save(buf, W.random_walks(P_, 1, n, rng)[0].astype(np.uint16))
+            atomic_write_bytes(files[split], buf.getvalue())    # workers may write it at once
     return {"P": P_, "pi": pi, "H": H, **files}
 
 
@@ -405,6 +408,9 @@ walk_configs = [walk_config(g, L, t, s) for g in GRAPHS_A for L in DEPTHS for t 
                 for s in P.seeds]
 print(f"{P.profile}: V = {V_WALK} nodes, training walks of {WALK_TOKENS:,} steps, {STEPS_A} "
       f"steps × 32 × 16 tokens per run, depths {DEPTHS}, {len(walk_configs)} runs")
+for g in GRAPHS_A:                          # each walk written once, before the workers start
+    for s in P.seeds:
+        walk_files(g, V_WALK, s)
 walk_results = store.sweep(walk_configs, walk_run, desc="random walks")
 walk = pd.DataFrame([{"graph": c["graph"], "depth": c["depth"],
                       "tying": "tied" if c["tied"] else "untied", "seed": c["seed"],
@@ -940,9 +946,9 @@ answer(f"*Budget.* `{P.profile}` against `full`: random walks on V = {V_WALK} no
        f"{cpu:.0f} s CPU in this process on {THREADS} torch thread(s), load average "
        f"{LOAD0:.1f} at the start and {os.getloadavg()[0]:.1f} now (runs reused from the store "
        f"cost nothing). The runs themselves took {run_cpu:.0f} s of CPU time on one thread when "
-       f"they were computed ({run_cpu / 60:.1f} min; on an idle 2-core machine a fresh run "
-       f"should take about that long or less, since CPU time measured on a busy machine "
-       f"overstates it).")
+       f"they were computed ({run_cpu / 60:.1f} min), in one-thread worker processes (one per "
+       f"core) when two or more runs of a sweep were missing: on an idle 2-core machine a fresh "
+       f"run's sweeps should take about half that.")
 
 # %% [markdown]
 # ## 8 · References

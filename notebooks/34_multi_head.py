@@ -310,7 +310,7 @@ H_SWEEP = [h for h, hd in ARMS if hd is None]
 mem_cfgs = [{"exp": "layer_memory", "kernel": k, "B": B_M, "S": S, "heads": h,
              "threads": P.threads, "version": 1}
             for k in KERNELS for S in S_SWEEP for h in H_SWEEP]
-mem_res = store.sweep(mem_cfgs, layer_memory, desc="one-layer memory")
+mem_res = store.sweep(mem_cfgs, layer_memory, desc="one-layer memory", backend="local")
 mem = pd.DataFrame([{**c, **r} for c, r in zip(mem_cfgs, mem_res)])
 base = mem[mem.heads == 1].set_index(["kernel", "S"])
 mem["extra saved per extra head / (B·S²·4)"] = [
@@ -546,7 +546,8 @@ cfgs_a = [{"exp": "lookup", "k": task.k, "n_tags": task.n_tags, "c_dim": task.c_
           for L in LAYERS_A for h, hd in ARMS for s in P.seeds]
 print(f"experiment A: {len(cfgs_a)} runs ({len(LAYERS_A)} depths × {len(ARMS)} arms × "
       f"{len(P.seeds)} seeds), {STEPS_A} steps each")
-res_a = store.sweep(cfgs_a, lookup_run, desc="A: k look-ups")
+# the runs time their kernels per step (P.threads threads): one at a time, in this process
+res_a = store.sweep(cfgs_a, lookup_run, desc="A: k look-ups", backend="local")
 
 
 # %%
@@ -709,7 +710,7 @@ cfgs_b = [{"exp": "digits", "n_train": n_train, "patch": 7, "seq_len": p_tr.shap
 print(f"experiment B: {len(cfgs_b)} runs ({len(ARMS)} arms × {len(P.seeds)} seeds), "
       f"{STEPS_B} steps of batch {cfgs_b[0]['batch']} "
       f"({STEPS_B * cfgs_b[0]['batch'] / n_train:.1f} epochs)")
-res_b = store.sweep(cfgs_b, digits_run, desc="B: digits")
+res_b = store.sweep(cfgs_b, digits_run, desc="B: digits", backend="local")
 df_b = frame(cfgs_b, res_b, ["accuracy", "train_accuracy"])
 df_b["test accuracy %"] = 100 * df_b["accuracy"]
 df_b["train accuracy %"] = 100 * df_b["train_accuracy"]

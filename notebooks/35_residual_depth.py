@@ -385,7 +385,7 @@ def lesion_a(cfg, ctx):
 deep_cfgs_a = [c for c in configs_a if c["num_layers"] == L_DEEP_A and c.get("residual", True)]
 lesions_a = store.sweep([{"version": 1, "kind": "lesion_a", "train": c, "n": LESION_N,
                           "counts": RANDOM_COUNTS_A, "draws": N_DRAWS} for c in deep_cfgs_a],
-                        lesion_a, desc="lesions A")
+                        lesion_a, desc="lesions A", backend="local")   # reads the stored models
 KC = [k for k in KS if k >= 2]                          # the composed hops
 
 
@@ -583,7 +583,7 @@ def lesion_b(cfg, ctx):
 deep_cfgs_b = [c for c in configs_b if c["model"]["num_layers"] == L_DEEP_B]
 lesions_b = store.sweep([{"version": 1, "kind": "lesion_b", "train": c, "batches": LESION_BATCHES,
                           "counts": RANDOM_COUNTS_B, "draws": N_DRAWS} for c in deep_cfgs_b],
-                        lesion_b, desc="lesions B")
+                        lesion_b, desc="lesions B", backend="local")
 rise_b = np.array([[a - o["intact"] for a in o["single"]] for o in lesions_b])    # (seeds, L)
 rise_all_b = np.array([o["all"] - o["intact"] for o in lesions_b])
 
@@ -651,7 +651,8 @@ def path_grads(cfg, ctx):
 
 
 grads = {task: store.sweep([{"version": 1, "kind": "path_grads", "task": task, "train": c}
-                            for c in cfgs], path_grads, desc=f"path gradients {task}")
+                            for c in cfgs], path_grads, desc=f"path gradients {task}",
+                           backend="local")
          for task, cfgs in (("A", deep_cfgs_a), ("B", deep_cfgs_b))}
 shares = {t: np.array([r["norm"] / r["norm"].sum() for r in rs]) for t, rs in grads.items()}
 max_err = max(r["rel_err"] for rs in grads.values() for r in rs)
@@ -753,8 +754,9 @@ answer(
     f"modelling with quickly diminishing returns, and {cite('sanford2024transformers')} that "
     f"k-hop tasks need depth growing with log k. *Cost:* the pointer-chasing runs took "
     f"{cpu_runs_a / 60:.1f} min of CPU and the LM training steps {train_runs_b / 60:.1f} min "
-    f"when they were computed; this execution used {cpu_total / 60:.1f} min "
-    f"of CPU in this process (stored runs are reused), load average {load0[0]:.1f} at the "
+    f"when they were computed (in one-thread worker processes); this execution used "
+    f"{cpu_total / 60:.1f} min of CPU in this process (stored runs are reused; runs trained by "
+    f"the workers are not counted here), load average {load0[0]:.1f} at the "
     f"start and {load1[0]:.1f} at the end on {os.cpu_count()} cores, torch threads {threads}.")
 
 # %% [markdown]

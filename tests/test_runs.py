@@ -52,7 +52,7 @@ def test_reuse(tmp_path):
     assert store.run({"x": 3}, fn) == {"y": 9}
     assert RunStore("t", root=tmp_path).run({"x": 3}, fn) == {"y": 9}
     assert calls == [3]
-    assert store.sweep([{"x": 3}, {"x": 4}], fn) == [{"y": 9}, {"y": 16}]
+    assert store.sweep([{"x": 3}, {"x": 4}], fn, backend="local") == [{"y": 9}, {"y": 16}]
     assert calls == [3, 4]
 
 

@@ -279,14 +279,21 @@ def test_backend_choice_and_errors(monkeypatch):
         claim_ttl()
 
 
-def test_store_sweep_stays_in_this_process_unless_told(tmp_path, monkeypatch):
+def test_store_sweep_uses_worker_processes_for_two_or_more_missing_runs(tmp_path, monkeypatch):
     fn = notebook_fn()
-    monkeypatch.setenv(sw.BACKEND_ENV, "processes")
+    monkeypatch.delenv(sw.BACKEND_ENV, raising=False)
     store = RunStore("toy", root=tmp_path)
-    out = store.sweep(configs(2), fn)                        # RunStore.sweep: local by default
-    assert [m["pid"] for m in metas(store, configs(2))] == [os.getpid()] * 2
+    out = store.sweep(configs(2), fn)                        # two missing runs: worker processes
+    pids = [m["pid"] for m in metas(store, configs(2))]
+    assert os.getpid() not in pids
     assert_same_results(out, sw.sweep(RunStore("r", root=tmp_path / "r"), configs(2), fn,
-                                      backend="local"))
+                                      backend="local", threads=1))
+    store.sweep(configs(3), fn)                              # one missing run: in this process
+    assert metas(store, configs(3))[2]["pid"] == os.getpid()
+    monkeypatch.setenv(sw.BACKEND_ENV, "processes")          # an explicit backend wins over it
+    local = RunStore("local", root=tmp_path / "l")
+    local.sweep(configs(2), fn, backend="local")
+    assert [m["pid"] for m in metas(local, configs(2))] == [os.getpid()] * 2
     with pytest.raises(TypeError, match="fn_kwargs must be a dict"):
         sw.sweep(store, configs(2), fn, fn_kwargs=[1])
 
@@ -334,3 +341,22 @@ def test_one_gpu_per_worker(tmp_path, backend):
         sw.close_clients()
     else:
         sw.close_pools()
+
+
+def test_job_files_of_killed_kernels_are_removed(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()                                              # a pid that no longer runs
+    orphan = tmp_path / f"coursepack-sweep-{dead.pid}-0123456789abcdef.pkl"
+    live = tmp_path / f"coursepack-sweep-{os.getppid()}-0123456789abcdef.pkl"
+    other = tmp_path / "coursepack-sweep-notes.pkl"          # not a job file's name: kept
+    for f in (orphan, live, other):
+        f.write_bytes(b"job")
+    path, digest = sw._job_file(b"a job")
+    assert not orphan.exists() and live.exists() and other.exists()
+    assert Path(path).read_bytes() == b"a job" and Path(path).name.startswith(
+        f"coursepack-sweep-{os.getpid()}-{digest[:16]}")

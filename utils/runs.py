@@ -663,16 +663,15 @@ class RunStore:
               code: Callable | Sequence[Callable] | None = None, **engine: Any) -> list[Any]:
         """``run`` over many configs with a progress bar; returns results in config order.
 
-        Through the one sweep engine, :func:`utils.sweep.sweep`, in this process unless
-        ``backend=`` says otherwise (``backend=None``: the notebook parameter or
-        ``COURSEPACK_BACKEND``, else worker processes when two or more runs are missing); the
-        other keywords (``workers``, ``fn_kwargs``, ``threads``...) go to the engine. A run that
-        raises does not stop the others; the sweep then raises
-        :class:`utils.sweep.SweepError` naming every failed config.
+        Through the one sweep engine, :func:`utils.sweep.sweep`, on the backend that
+        ``backend=`` names, else ``COURSEPACK_BACKEND``, else one-thread worker processes when
+        two or more runs are missing (a sweep whose runs time themselves, or share the kernel's
+        state, passes ``backend="local"``); the other keywords (``workers``, ``fn_kwargs``,
+        ``threads``...) go to the engine. A run that raises does not stop the others; the sweep
+        then raises :class:`utils.sweep.SweepError` naming every failed config.
         """
         from .sweep import sweep
 
-        engine.setdefault("backend", "local")
         return sweep(self, configs, fn, desc=desc, code=code, **engine)
 
     def summary(self) -> str:

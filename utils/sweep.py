@@ -44,8 +44,9 @@ GPU and a local Dask cluster one worker per GPU, each worker seeing only its own
 so a CPU run stays on the CPU. On a jobqueue cluster ask for one GPU per job in the spec
 (``job_extra_directives: ["--gres=gpu:1"]``, ``processes: 1``).
 
-Used by ``RunStore.sweep`` (``backend="local"`` by default there), :func:`utils.studies.run_sweep`
-(notebooks 10-16) and the notebooks of the assertion studies; tested in ``tests/test_sweep.py``,
+Used by ``RunStore.sweep`` (every notebook's sweeps; those that time themselves pass
+``backend="local"``), :func:`utils.studies.run_sweep` (notebooks 10-16) and
+:func:`utils.train.lm_study.run_lm_many` (06, 07); tested in ``tests/test_sweep.py``,
 timed in ``bench/bench_sweeps.py``.
 """
 
@@ -278,11 +279,27 @@ def _job_file(job_bytes: bytes) -> tuple[str, str]:
     from .runs import atomic_write_bytes
 
     digest = hashlib.sha256(job_bytes).hexdigest()
-    path = Path(tempfile.gettempdir()) / f"coursepack-sweep-{os.getpid()}-{digest[:16]}.pkl"
+    tmp = Path(tempfile.gettempdir())
+    _remove_orphan_jobs(tmp)
+    path = tmp / f"coursepack-sweep-{os.getpid()}-{digest[:16]}.pkl"
     if not path.exists():
         atomic_write_bytes(path, job_bytes)
         atexit.register(path.unlink, missing_ok=True)
     return str(path), digest
+
+
+def _remove_orphan_jobs(tmp: Path) -> None:
+    """Delete job files left by kernels that were killed (``atexit`` never ran for them): the
+    pid in the name is no longer a process on this machine."""
+    import psutil
+
+    for f in tmp.glob("coursepack-sweep-*-*.pkl"):
+        try:
+            pid = int(f.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not psutil.pid_exists(pid):
+            f.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

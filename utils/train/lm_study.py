@@ -119,7 +119,7 @@ def run_lm_many(store, configs: Sequence[Mapping], workers: int | None = None,
     if workers > 1:
         return sweep(store, configs, train_lm, workers=workers, desc=desc, threads=1,
                      fn_kwargs={"progress_bar": False})
-    return store.sweep(configs, train_lm, desc=desc)
+    return store.sweep(configs, train_lm, desc=desc, backend="local")
 
 
 def cpu_seconds(results: Sequence[Mapping]) -> float:
