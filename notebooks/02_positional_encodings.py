@@ -355,7 +355,8 @@ def train_lag_copy(config, ctx):
 
 
 # These matrices are tiny (32 x 32): one thread is faster than two, whose synchronisation
-# costs more than the work it splits (and on a busy machine, far more).
+# costs more than the work it splits (and on a busy machine, far more); the sweep below trains
+# one run per core in one-thread worker processes instead.
 torch.set_num_threads(1)
 probe = TransformerLM(TransformerConfig(vocab_size=VOCAB, context_length=2 * train_len,
                                         d_model=32, num_layers=2, num_heads=2))

@@ -60,8 +60,8 @@ from utils.runs import RunStore
 from utils.stance import DecisionRule
 from utils.train import regression as reg
 
-# Tiny models are bound by per-operation overhead: one thread is fastest and leaves the other
-# core to the rest of the machine.
+# Tiny models are bound by per-operation overhead: one thread per run is fastest, and the
+# sweeps below train one run per core in one-thread worker processes.
 torch.set_num_threads(1)
 store = RunStore("31_layernorm_regression")
 T0_CPU = time.process_time()
