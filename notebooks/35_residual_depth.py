@@ -754,7 +754,7 @@ answer(
     f"modelling with quickly diminishing returns, and {cite('sanford2024transformers')} that "
     f"k-hop tasks need depth growing with log k. *Cost:* the pointer-chasing runs took "
     f"{cpu_runs_a / 60:.1f} min of CPU and the LM training steps {train_runs_b / 60:.1f} min "
-    f"when they were computed (in one-thread worker processes); this execution used "
+    f"when they were computed; this execution used "
     f"{cpu_total / 60:.1f} min of CPU in this process (stored runs are reused; runs trained by "
     f"the workers are not counted here), load average {load0[0]:.1f} at the "
     f"start and {load1[0]:.1f} at the end on {os.cpu_count()} cores, torch threads {threads}.")
