@@ -14,8 +14,9 @@ Quick mode (``--quick``) times the same N = 1, 4, 16 on a narrow model (d = 32, 
 round) in well under a minute; the full mode uses the default shape, 4 steps and 2-3 rounds.
 
 **Sweep engines** (:mod:`utils.sweep`, issue 20): the same 16-run smoke sweep (narrow GPT,
-p = 11, 200 steps: about 1.5 s per run on one thread, long enough that a sweep's fixed costs do
-not hide the second core; quick mode 10 steps; each run into a fresh store) through ``local`` (this process, torch's default threads),
+p = 11, 200 steps: about 1.3 s per run on one thread, long enough that a sweep's fixed costs do
+not hide the second core; quick mode 10 steps; each run into a fresh store) through ``local``
+(this process, one thread; the full mode adds torch's default threads as a fourth arm),
 ``processes`` (2 one-thread workers) and ``dask`` (a ``LocalCluster`` of 2 one-thread workers),
 timed in alternating rounds after one warm-up (the worker pool and the cluster are started
 once per process, as in a notebook kernel); the ratio reported is the **throughput** of the
