@@ -125,11 +125,13 @@ def run_engines(quick: bool = False) -> list[Result]:
     return out
 
 
-def run(quick: bool = False) -> list[Result]:
+def run_batched(quick: bool = False, device: str | None = None) -> list[Result]:
+    """Sequential / batched time for N = 1, 4, 16 runs on ``device`` (default: the GPU when
+    torch sees one); the target (≥ 8× at N = 16) applies on a GPU in full mode."""
     from utils.train.arithmetic import train
     from utils.train.batched import train_group
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     threads = torch.get_num_threads()
     out = []
     for n in (1, 4, 16):
@@ -153,4 +155,8 @@ def run(quick: bool = False) -> list[Result]:
     if device == "cpu":
         out.append(Result("sweeps: GPU speed-up (target >= 8x at N=16)", float("nan"), "x",
                           detail="unmeasured: no GPU in this session"))
-    return out + run_engines(quick)
+    return out
+
+
+def run(quick: bool = False) -> list[Result]:
+    return run_batched(quick) + run_engines(quick)

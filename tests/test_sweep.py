@@ -360,3 +360,22 @@ def test_job_files_of_killed_kernels_are_removed(tmp_path, monkeypatch):
     assert not orphan.exists() and live.exists() and other.exists()
     assert Path(path).read_bytes() == b"a job" and Path(path).name.startswith(
         f"coursepack-sweep-{os.getpid()}-{digest[:16]}")
+
+
+def test_gpu_check_dry_run_passes_and_can_fail(tmp_path, monkeypatch):
+    """``bench/gpu_check.py`` is what a GPU lease runs in one call; its CPU dry run goes through
+    the same code (both engines, the one-GPU-per-worker plugin with gpus=1) and must pass, and a
+    tolerance no result can meet must fail it (the check is not vacuous)."""
+    from bench import gpu_check
+    from utils.train.arithmetic import make_config
+
+    small = [make_config(model="gpt", seed=s, p=5, embedding_size=16, hidden_size=16,
+                         num_heads=2, n_steps=20, eval_first=0, eval_period=10)
+             for s in range(2)]
+    monkeypatch.setattr(gpu_check, "configs", lambda: small)
+    monkeypatch.setattr(gpu_check, "RUNS", 2)
+    rows = gpu_check.check_engines("cpu", tmp_path / "a")
+    assert [r["ok"] for r in rows] == [True, True], rows
+    assert all(r["visible"] == ["0"] and r["max_val_loss_diff"] == 0.0 for r in rows)
+    monkeypatch.setattr(gpu_check, "TOLERANCE", -1.0)
+    assert not any(r["ok"] for r in gpu_check.check_engines("cpu", tmp_path / "b"))
