@@ -11,7 +11,13 @@ goes to writing or debugging it. It checks:
    (``CUDA_VISIBLE_DEVICES``), every run must have trained on it, and the final validation
    losses must agree with the CPU's (float32 on both; a GPU's reduction order differs, so the
    check allows 1e-3).
-2. **Batched sweeps** (``bench/bench_sweeps.py``, full mode): sequential / batched time for
+2. **The pack's trainers on the GPU** against the CPU (same tolerance): notebooks 06/07's
+   ``run_lm_many`` (and a run interrupted at step 20 and resumed there), generation from a
+   model on the GPU with a seeded CPU generator (greedy and top-p: the same tokens), and
+   notebooks 10-16's ``run_sweep`` (batched runs on a GPU).
+3. **Notebook 00's GPU cells**: matmul rates (fp32, fp16, bf16 at 4096³) and the copy
+   bandwidth on the GPU, below the data-sheet peak they are compared with.
+4. **Batched sweeps** (``bench/bench_sweeps.py``, full mode): sequential / batched time for
    N = 1, 4, 16 GPT runs; target ≥ 8× at N = 16.
 
 The device machine's image has torch (2.11 when last seen) but not Dask, so Dask and its
@@ -103,8 +109,8 @@ def check_engines(device: str, tmp: Path) -> list[dict]:
     gpus = max(sw.gpu_count(), 1)        # on a CPU dry run the plugin's path runs too
     cs = configs()
     t0 = time.perf_counter()
-    reference = sw.sweep(RunStore("gpu-check-cpu", root=tmp / "cpu"), cs, train_where, backend="local",
-                         threads=1)
+    reference = sw.sweep(RunStore("gpu-check-cpu", root=tmp / "cpu"), cs, train_where,
+                         backend="local", threads=1)
     ref_s = time.perf_counter() - t0
     rows = []
     for backend in ("processes", "dask"):
@@ -137,6 +143,132 @@ def check_engines(device: str, tmp: Path) -> list[dict]:
     return rows
 
 
+def lm_configs(tmp: Path) -> list[dict]:
+    """Two small ``train_lm`` runs on a learnable token stream (a noisy walk over 40 ids)."""
+    import numpy as np
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    steps = np.random.default_rng(0).choice([1, 1, 1, 2, 3], size=6000)
+    tokens = (np.cumsum(steps) % 40).astype(np.uint16)
+    tokens[:5000].tofile(tmp / "train.bin")
+    tokens[5000:].tofile(tmp / "val.bin")
+    base = {"model": {"vocab_size": 40, "context_length": 16, "d_model": 32, "num_layers": 2,
+                      "num_heads": 2},
+            "train_data": str(tmp / "train.bin"), "val_data": str(tmp / "val.bin"),
+            "batch_size": 8, "max_iters": 40, "lr_max": 3e-3, "warmup_iters": 5,
+            "eval_interval": 10, "eval_iters": 2, "checkpoint_interval": 20}
+    return [{**base, "seed": s} for s in (0, 1)]
+
+
+def _max_diff(a, b) -> float:
+    return max((abs(x - y) for x, y in zip(a, b)), default=float("inf")) \
+        if len(a) == len(b) else float("inf")
+
+
+def _guarded(name: str, fn) -> list[dict]:
+    """``fn()``'s rows, or one failed row with the traceback: one broken check must not cost
+    the others their device time."""
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - reported as the check's failure
+        import traceback
+
+        return [{"check": f"{name}: crashed", "ok": False,
+                 "error": traceback.format_exc()[-2000:]}]
+
+
+def check_trainers(device: str, tmp: Path) -> list[dict]:
+    """The pack's other trainers on ``device`` against the CPU: notebooks 06/07's
+    ``run_lm_many`` (and a run interrupted and resumed there), generation with a seeded CPU
+    generator from a model on ``device``, and notebooks 10-16's ``run_sweep`` (batched runs on
+    a GPU). Each check runs even when another crashed."""
+    import torch
+
+    from utils import studies
+    from utils.generate import generate
+    from utils.runs import RunStore
+    from utils.train.arithmetic import make_config, train
+    from utils.train.lm import TrainingInterrupted, model_from_result, train_lm
+    from utils.train.lm_study import run_lm_many, train_on
+
+    lm = lm_configs(tmp / "tokens")
+    cpu = run_lm_many(RunStore("lm-cpu", root=tmp / "lm-cpu"), lm, workers=1, device="cpu")
+
+    def lm_many():
+        dev = run_lm_many(RunStore("lm-dev", root=tmp / "lm-dev"), lm, workers=1, device=device)
+        diff = max(_max_diff(a["history"]["val_loss"], b["history"]["val_loss"])
+                   for a, b in zip(cpu, dev))
+        devices = sorted({r["config"]["device"] for r in dev})
+        return [{"check": f"run_lm_many (notebooks 06/07) on {device}", "ok": diff <= TOLERANCE
+                 and devices == [device], "max_val_loss_diff": diff, "devices": devices}]
+
+    def resume():
+        store = RunStore("lm-resume", root=tmp / "lm-resume")
+        try:
+            store.run(lm[0], lambda c, ctx: train_on(c, ctx, device=device, stop_after=20,
+                                                     progress_bar=False), code=train_lm)
+            interrupted = False
+        except TrainingInterrupted:
+            interrupted = True
+        resumed = store.run(lm[0], lambda c, ctx: train_on(c, ctx, device=device,
+                                                           progress_bar=False), code=train_lm)
+        diff = _max_diff(resumed["history"]["val_loss"], cpu[0]["history"]["val_loss"])
+        return [{"check": f"train_lm interrupted at step 20 and resumed on {device}",
+                 "ok": interrupted and diff <= TOLERANCE, "max_val_loss_diff": diff}]
+
+    def generation():
+        here, there = model_from_result(cpu[0]), model_from_result(cpu[0]).to(device)
+        prompt = [1, 2, 3, 4]
+        greedy = [generate(m, prompt, 24, temperature=0) for m in (here, there)]
+        sampled = [generate(m, prompt, 24, temperature=1.0, top_p=0.9,
+                            generator=torch.Generator().manual_seed(0)) for m in (here, there)]
+        return [{"check": f"generation on {device} (greedy; top-p with a seeded CPU "
+                          f"generator) = on the CPU",
+                 "ok": greedy[0] == greedy[1] and sampled[0] == sampled[1], "greedy": greedy,
+                 "sampled": sampled}]
+
+    def arithmetic():
+        ar = [make_config(model="gpt", seed=s, p=11, embedding_size=32, hidden_size=32,
+                          num_heads=2, n_steps=300, eval_first=0, eval_period=100)
+              for s in range(3)]
+        how = sorted({studies.executor(c, device) for c in ar})
+        got = studies.run_sweep(RunStore("ar-dev", root=tmp / "ar-dev"), ar, workers=1,
+                                device=device)
+        ref = [train(c) for c in ar]
+        diff = max(_max_diff(g["test"]["loss"], r["test"]["loss"]) for g, r in zip(got, ref))
+        return [{"check": f"run_sweep (notebooks 10-16) on {device}, executor "
+                          f"{'/'.join(how)}", "ok": diff <= TOLERANCE, "max_val_loss_diff": diff}]
+
+    return [r for name, fn in (("run_lm_many", lm_many), ("resume", resume),
+                               ("generation", generation), ("run_sweep", arithmetic))
+            for r in _guarded(name, fn)]
+
+
+def check_hardware(device: str) -> list[dict]:
+    """Notebook 00's GPU cells: the device table, matmul rates by data type and the copy
+    bandwidth on ``device``, and the data-sheet peak they are compared with (a measured rate
+    above the peak means a wrong peak or a wrong timer). On the CPU: the same calls, small."""
+    from utils import hardware as hw
+
+    big = device != "cpu"
+    n = 4096 if big else 256
+    info = hw.gpu_info()
+    rates = {dt: max(hw.measure_matmul(n, dtype=dt, device=device, repeats=3)["gflops"])
+             for dt in ("fp32", "fp16", "bf16")}
+    copy = max(hw.measure_bandwidth("copy", 2 ** 30 if big else 2 ** 24, device=device,
+                                    repeats=3)["gbs"])
+    peak, g = None, (info or [{}])[0]
+    if g.get("max_clock_mhz") and tuple(g["capability"]) in hw.FP32_UNITS_PER_SM:
+        peak = hw.gpu_peak(g["sms"], g["capability"], g["max_clock_mhz"] / 1000,
+                           geforce="GeForce" in g["name"] or "RTX" in g["name"])
+    ok = all(r > 0 for r in rates.values()) and copy > 0 and (
+        peak is None or (rates["fp32"] <= 1.05 * peak["fp32"]
+                         and rates["fp16"] <= 1.05 * peak["fp16_tensor"]))
+    return [{"check": f"notebook 00's measurements on {device} (matmul {n}³, copy)", "ok": ok,
+             "gflops": {k: round(v, 1) for k, v in rates.items()}, "copy_gbs": round(copy, 1),
+             "peak_gflops": peak, "gpus": info}]
+
+
 def check_batched(device: str) -> list[dict]:
     from bench.bench_sweeps import run_batched
 
@@ -161,13 +293,17 @@ def run(device: str, out: Path | None) -> int:
     print("environment:", json.dumps(env), flush=True)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
-        for part in (lambda: check_engines(device, Path(tmp)), lambda: check_batched(device)):
+        parts = {"engines": lambda: check_engines(device, Path(tmp)),
+                 "trainers": lambda: check_trainers(device, Path(tmp)),
+                 "hardware": lambda: check_hardware(device),
+                 "batched": lambda: check_batched(device)}
+        for name, part in parts.items():
             t0 = time.perf_counter()
-            new = part()
+            new = _guarded(name, part)
             for r in new:
                 print(("PASS " if r["ok"] else "FAIL ") + json.dumps(r), flush=True)
             rows += new
-            print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
+            print(f"   ({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
     failed = [r["check"] for r in rows if not r["ok"]]
     print(f"{len(failed)} check(s) failed: {failed}" if failed else "all checks passed")
     if out is not None:

@@ -91,13 +91,15 @@ from utils.train.lm import (checkpoint_state, cross_entropy, get_batch, load_che
                             save_checkpoint, train_lm)
 from utils.train.lm_study import (ablation_verdicts, arm_verdict, batch_verdicts, cpu_seconds,
                                   default_workers, experiment_log, lr_bracket, measure_train_step,
-                                  memory_expression, run_lm_many, show_experiment_log)
+                                  memory_expression, profile_device, run_lm_many,
+                                  show_experiment_log)
 from utils.train.optim import AdamW
 
 store = RunStore("06_transformer_lm")
 EOT = "<|endoftext|>"
 THREADS = pick_threads()
 WORKERS = P.pick(smoke=1, laptop=default_workers(), full=1)
+DEVICE = profile_device(P.profile)          # full: the GPU when there is one
 
 # %% [markdown]
 # ## 1 · The pieces
@@ -248,7 +250,9 @@ print(f"the assignment's model, measured here at batch {P.pick(smoke=1, laptop=2
       f"{acc.training_time_seconds(full_flops, 989e12, 0.4) / 60:.0f} min on an H100 (989 "
       f"TFLOP/s bf16, the data sheet's number) at 40 % MFU")
 if P.profile == "full":
-    print("full profile: every experiment below runs at these settings; expect days on a CPU")
+    print("full profile: every experiment below runs at these settings, " + (
+        f"on {torch.cuda.get_device_name(0)} (one worker per GPU)" if DEVICE == "cuda" else
+        "on this CPU: expect days"))
 else:
     print(f"reductions vs the assignment: d_model {D} (not 512), {HEADS} heads (not 16), context "
           f"{CTX} (not 256), vocabulary {VOCAB} (not 10,000), {tokens_run:,} tokens per run "
@@ -279,7 +283,8 @@ def train_first_seed(lrs: list, desc: str) -> list:
     """Train the first seed at each of ``lrs``; returns the whole grid so far, sorted."""
     for lr in lrs:
         first_cfg[lr] = run_config(prose, lr, P.seeds[0])
-    for lr, r in zip(lrs, run_lm_many(store, [first_cfg[lr] for lr in lrs], WORKERS, desc=desc)):
+    for lr, r in zip(lrs, run_lm_many(store, [first_cfg[lr] for lr in lrs], WORKERS,
+                                      device=DEVICE, desc=desc)):
         first_res[lr] = r
     return sorted(first_cfg)
 
@@ -303,7 +308,7 @@ i_best = LRS.index(best_first)
 TOP_LRS = [lr for lr in LRS[max(0, i_best - 1):i_best + 2] if not first_res[lr]["diverged"]]
 more = [run_config(prose, lr, s) for lr in TOP_LRS for s in P.seeds[1:]]
 lr_configs = [first_cfg[lr] for lr in LRS] + more
-lr_results = [first_res[lr] for lr in LRS] + run_lm_many(store, more, WORKERS,
+lr_results = [first_res[lr] for lr in LRS] + run_lm_many(store, more, WORKERS, device=DEVICE,
                                                          desc="learning rates, more seeds")
 
 
@@ -328,7 +333,8 @@ for _ in range(3):           # the bracket stopped at a single-seed rate: give i
         break
     extra = [run_config(prose, lr, s) for lr in need for s in P.seeds[1:]]
     lr_configs += extra
-    lr_results += run_lm_many(store, extra, WORKERS, desc="learning rates, new neighbours")
+    lr_results += run_lm_many(store, extra, WORKERS, device=DEVICE,
+                              desc="learning rates, new neighbours")
     TOP_LRS = sorted(set(TOP_LRS) | set(need))
     lr_df = frame(lr_configs, lr_results)
 bracket = lr_bracket(lr_df)
@@ -473,7 +479,8 @@ for name, (change, lr) in ABLATIONS.items():
 code_configs = [run_config(code, BEST_LR, s) for s in P.seeds]
 together = bs_grid + ab_configs + code_configs
 t0 = time.perf_counter()
-together_res = run_lm_many(store, together, WORKERS, desc="batch grid, ablations, code")
+together_res = run_lm_many(store, together, WORKERS, device=DEVICE,
+                           desc="batch grid, ablations, code")
 grid_results = together_res[:len(bs_grid)]
 ab_results = together_res[len(bs_grid):len(bs_grid) + len(ab_configs)]
 code_results = together_res[len(bs_grid) + len(ab_configs):]
@@ -492,7 +499,7 @@ if first_pass["no norm"]["worse"]:
                                                  model={"norm_position": "none"}))
                for s in P.seeds]
 bs_configs = [bs_config(b, best_bs_lr[b], s) for b in BATCHES for s in P.seeds]
-second_res = run_lm_many(store, [c for _, c in second] + bs_configs, WORKERS,
+second_res = run_lm_many(store, [c for _, c in second] + bs_configs, WORKERS, device=DEVICE,
                          desc="batch seeds" + (", no norm at lr / 3" if second else ""))
 for (name, c), r in zip(second, second_res):
     ab_configs.append(c)

@@ -77,7 +77,7 @@ from utils.stats import table
 from utils.studies import cpu_load
 from utils.train.lm import cross_entropy, model_from_result, pick_threads, train_lm
 from utils.train.lm_study import arm_verdict, compare_samples, cpu_seconds, default_workers, \
-    experiment_log, measure_train_step, run_lm_many, show_experiment_log
+    experiment_log, measure_train_step, profile_device, run_lm_many, show_experiment_log
 from utils.train.optim import AdamW
 
 store = RunStore("07_char_gpt")
@@ -199,6 +199,7 @@ n_params = TransformerLM(TransformerConfig(**char_model_config("rope", D, LAYERS
 tokens_per_step = BATCH * CONTEXT
 THREADS = pick_threads(P.pick(smoke=1, laptop=None, full=None))   # all cores unless busy
 WORKERS = P.pick(smoke=1, laptop=default_workers(), full=1)
+DEVICE = profile_device(P.profile)          # full: the GPU when there is one
 
 
 def measure_step(d: int, layers: int, heads: int, batch: int, repeats: int) -> dict:
@@ -230,7 +231,11 @@ print(f"5 epochs of every 128-character window (the assignment's cfg.py, batch 1
       f"notebook's model, at the measured rates; 5 passes over the characters "
       f"({tok_5ep_passes:,}) would take {tok_5ep_passes / mini['tokens_per_s'] / 3600:.1f} h "
       f"and {tok_5ep_passes / ours['tokens_per_s'] / 3600:.1f} h of one core per run")
-if not FULL:
+if FULL:
+    print("full profile: the assignment's settings, " + (
+        f"on {torch.cuda.get_device_name(0)} (one worker per GPU)" if DEVICE == "cuda" else
+        "on this CPU: expect days"))
+else:
     print(f"reductions vs the assignment: model {n_params / mini['params']:.2%} of gpt-mini's "
           f"parameters, batch {BATCH} instead of 128, {STEPS} steps = "
           f"{STEPS * tokens_per_step / tok_5ep_windows:.3%} of the 5 epochs' characters "
@@ -241,7 +246,7 @@ if not FULL:
 # %%
 configs = [train_config(p, s) for s in P.seeds for p in ("rope", "learned")]
 t0 = time.perf_counter()
-results = run_lm_many(store, configs, WORKERS, desc="char GPT")
+results = run_lm_many(store, configs, WORKERS, device=DEVICE, desc="char GPT")
 print(f"{len(configs)} runs: {cpu_seconds(results):.0f} CPU-s when trained, "
       f"{time.perf_counter() - t0:.0f} s wall now ({cpu_load()})")
 runs = pd.DataFrame([{"positions": c["model"]["positions"], "seed": c["seed"],
@@ -630,7 +635,7 @@ small_model = char_model_config("rope", 64, 2, 4, 64, dropout=0.0)
 TOKEN_BUDGET = P.pick(smoke=8 * 64 * 20, laptop=8 * 64 * 800, full=8 * 64 * 2000)
 bs_configs = [train_config("rope", s, batch=b, steps=TOKEN_BUDGET // (b * 64), lr=2e-3,
                            model=small_model, evals=4) for b in (8, 32, 128) for s in P.seeds]
-bs_results = run_lm_many(store, bs_configs, WORKERS, desc="batch sizes")
+bs_results = run_lm_many(store, bs_configs, WORKERS, device=DEVICE, desc="batch sizes")
 bs_df = pd.DataFrame([{"batch": c["batch_size"], "steps": c["max_iters"], "seed": c["seed"],
                        "final_val_loss": r["final_val_loss"]}
                       for c, r in zip(bs_configs, bs_results)])

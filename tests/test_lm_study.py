@@ -207,6 +207,44 @@ def test_run_lm_many_in_workers_equals_the_serial_run(tmp_path):
         run_lm_many(RunStore("pool", root=tmp_path / "b"), configs, workers=0)
 
 
+def test_run_lm_many_keeps_keys_and_fingerprint_of_plain_train_lm(tmp_path):
+    """Runs stored by ``store.sweep(configs, train_lm)`` (how notebooks 06/07 stored them before
+    the device option) are reused by ``run_lm_many`` on every path: the device stays out of the
+    key and the fingerprint is ``train_lm``'s. A run trained by ``run_lm_many`` records where it
+    trained; a bad device is a clear error."""
+    import torch
+
+    from utils.runs import RunStore
+    from utils.train.lm import train_lm
+    from utils.train.lm_study import check_device, run_lm_many
+
+    tokens = (np.arange(2000) * 7 % 30).astype(np.uint16)
+    tokens.tofile(tmp_path / "t.bin")
+    base = {"model": {"vocab_size": 30, "context_length": 8, "d_model": 16, "num_layers": 1,
+                      "num_heads": 2}, "train_data": str(tmp_path / "t.bin"),
+            "val_data": str(tmp_path / "t.bin"), "batch_size": 4, "max_iters": 4,
+            "eval_interval": 2, "eval_iters": 1, "checkpoint_interval": 0, "keep_model": False}
+    configs = [{**base, "seed": s} for s in (0, 1)]
+    store = RunStore("keys", root=tmp_path / "a")
+    old = store.sweep(configs, train_lm, backend="local", fn_kwargs={"progress_bar": False})
+    for workers in (1, 2):
+        again = RunStore("keys", root=tmp_path / "a")
+        got = run_lm_many(again, configs, workers=workers)
+        assert again.hits == 2 and again.computed == 0
+        assert [g["history"]["loss"] for g in got] == [o["history"]["loss"] for o in old]
+    fresh = run_lm_many(RunStore("keys", root=tmp_path / "b"), configs[:1], workers=1,
+                        device="cpu")
+    assert fresh[0]["config"]["device"] == "cpu"
+    assert fresh[0]["history"]["loss"] == pytest.approx(old[0]["history"]["loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'tpu'"):
+        check_device("tpu")
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'mps'"):
+        run_lm_many(RunStore("keys", root=tmp_path / "c"), configs, device="mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no GPU"):
+            check_device("cuda")
+
+
 def test_repeated_measurements_are_counted_in_their_own_unit():
     from utils.train.lm_study import compare_samples
 

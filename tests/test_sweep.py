@@ -379,3 +379,16 @@ def test_gpu_check_dry_run_passes_and_can_fail(tmp_path, monkeypatch):
     assert all(r["visible"] == ["0"] and r["max_val_loss_diff"] == 0.0 for r in rows)
     monkeypatch.setattr(gpu_check, "TOLERANCE", -1.0)
     assert not any(r["ok"] for r in gpu_check.check_engines("cpu", tmp_path / "b"))
+
+
+def test_gpu_check_trainers_dry_run(tmp_path):
+    """The trainer checks of ``bench/gpu_check.py`` (06/07's run_lm_many with an interrupted and
+    resumed run, generation, 10-16's run_sweep) and notebook 00's measurements run and pass on
+    the CPU, so a GPU lease spends no time on a broken script."""
+    from bench import gpu_check
+
+    rows = gpu_check.check_trainers("cpu", tmp_path)
+    assert len(rows) == 4 and all(r["ok"] for r in rows), rows
+    assert all(r.get("max_val_loss_diff", 0.0) == 0.0 for r in rows)
+    hw = gpu_check.check_hardware("cpu")
+    assert hw[0]["ok"] and hw[0]["gflops"]["fp32"] > 0 and hw[0]["copy_gbs"] > 0

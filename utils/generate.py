@@ -68,6 +68,8 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_p: float = 1
     if temperature == 0:
         return int(torch.argmax(logits))
     probs = next_token_distribution(logits, temperature, top_p)
+    if generator is not None and probs.device != generator.device:
+        probs = probs.to(generator.device)       # torch draws only on the generator's device
     return int(torch.multinomial(probs, 1, generator=generator))
 
 

@@ -2,7 +2,7 @@
 
 * :func:`run_lm_many`: the results of :func:`utils.train.lm.train_lm` for many configs through a
   run store, training the missing ones in parallel one-thread worker processes (independent runs
-  on a 2-core CPU), as :func:`utils.train.arithmetic.run_many` does for notebooks 10-16.
+  on a 2-core CPU), or one worker per GPU with ``device="cuda"`` (:func:`train_on`).
 * The verdicts: every comparative sentence of notebooks 06 and 07 is decided here, through
   :mod:`utils.verdicts` (Welch's t-test over seeds; no winner within the seed spread):
   :func:`arm_verdict` (two arms of a frame), :func:`lr_bracket` (is the best learning rate
@@ -99,27 +99,66 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def train_on(config: Mapping, ctx=None, *, device: str = "cpu", **kwargs) -> dict:
+    """:func:`~utils.train.lm.train_lm` of ``config`` on ``device`` unless the config names its
+    own. Where a run trains is not what it is: the device stays out of the run's key (as in
+    :func:`utils.studies.run_sweep`), and the result's ``config`` records where it trained."""
+    return train_lm({"device": device, **config}, ctx, **kwargs)
+
+
+def check_device(device: str) -> str:
+    """``device`` as :func:`run_lm_many` uses it, or a clear error: ``"cpu"``, or ``"cuda"``
+    (``"cuda:i"``) when torch sees a GPU."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}") from e
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no GPU here "
+                         f"(torch {torch.__version__}); use 'cpu'")
+    return device
+
+
+def profile_device(profile: str) -> str:
+    """Where notebooks 06 and 07 train in ``profile``: the GPU in ``full`` when torch sees one
+    (that profile is meant for a GPU), else the CPU (``smoke`` and ``laptop`` are CPU budgets,
+    and their cost projections use the CPU's measured rates)."""
+    import torch
+
+    return "cuda" if profile == "full" and torch.cuda.is_available() else "cpu"
+
+
 def run_lm_many(store, configs: Sequence[Mapping], workers: int | None = None,
-                desc: str | None = None) -> list[dict]:
+                desc: str | None = None, device: str = "cpu") -> list[dict]:
     """``train_lm`` results for every config (in order), training only the missing ones,
     through the pack's sweep engine (:func:`utils.sweep.sweep`).
 
-    With ``workers > 1`` (default: one per core, at most 2) the missing runs train in that many
-    worker processes with one torch thread each (or on the backend ``COURSEPACK_BACKEND``
-    names); a one-thread run may differ from a multi-thread run of the same config in the last
-    float bits, not more. Stored runs (and stale ones: the fingerprint of ``train_lm`` is
-    checked) are handled by the run store.
+    On the CPU with ``workers > 1`` (default: one per core, at most 2) the missing runs train in
+    that many worker processes with one torch thread each (or on the backend
+    ``COURSEPACK_BACKEND`` names); a one-thread run may differ from a multi-thread run of the
+    same config in the last float bits, not more. ``device="cuda"``: one worker per GPU, each
+    seeing its own (``workers`` is not used). Stored runs (and stale ones: the fingerprint of
+    ``train_lm`` is checked) are handled by the run store, whichever device trained them.
     """
     from ..sweep import sweep
 
+    device = check_device(device)
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     configs = [dict(c) for c in configs]
+    if device != "cpu":
+        return sweep(store, configs, train_on, desc=desc, threads=1, code=train_lm,
+                     fn_kwargs={"device": device, "progress_bar": False})
     if workers > 1:
-        return sweep(store, configs, train_lm, workers=workers, desc=desc, threads=1,
-                     fn_kwargs={"progress_bar": False})
-    return store.sweep(configs, train_lm, desc=desc, backend="local")
+        return sweep(store, configs, train_on, workers=workers, desc=desc, threads=1,
+                     code=train_lm, fn_kwargs={"device": device, "progress_bar": False})
+    return store.sweep(configs, train_on, desc=desc, backend="local", code=train_lm,
+                       fn_kwargs={"device": device})
 
 
 def cpu_seconds(results: Sequence[Mapping]) -> float:
