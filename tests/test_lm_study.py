@@ -177,18 +177,25 @@ def test_memory_expression_reproduces_the_accounting_code(attention):
 # the worker pool
 
 
+def tiny_lm_configs(tmp_path, vocab: int, steps: int) -> list[dict]:
+    """Two ``train_lm`` configs (seeds 0 and 1) of a one-layer model on a token stream of
+    ``vocab`` ids written under ``tmp_path``, evaluated three times."""
+    tokens = (np.arange(60 * vocab) * 7 % vocab).astype(np.uint16)
+    tokens.tofile(tmp_path / "t.bin")
+    base = {"model": {"vocab_size": vocab, "context_length": 8, "d_model": 16, "num_layers": 1,
+                      "num_heads": 2}, "train_data": str(tmp_path / "t.bin"),
+            "val_data": str(tmp_path / "t.bin"), "batch_size": 4, "max_iters": steps,
+            "eval_interval": steps // 2, "eval_iters": 1, "checkpoint_interval": 0,
+            "keep_model": False}
+    return [{**base, "seed": s} for s in (0, 1)]
+
+
 def test_run_lm_many_in_workers_equals_the_serial_run(tmp_path):
     from utils.runs import RunStore
     from utils.train.lm import train_lm
     from utils.train.lm_study import run_lm_many
 
-    tokens = (np.arange(3000) * 7 % 50).astype(np.uint16)
-    tokens.tofile(tmp_path / "t.bin")
-    base = {"model": {"vocab_size": 50, "context_length": 8, "d_model": 16, "num_layers": 1,
-                      "num_heads": 2}, "train_data": str(tmp_path / "t.bin"),
-            "val_data": str(tmp_path / "t.bin"), "batch_size": 4, "max_iters": 6,
-            "eval_interval": 3, "eval_iters": 1, "checkpoint_interval": 0, "keep_model": False}
-    configs = [{**base, "seed": s} for s in (0, 1)]
+    configs = tiny_lm_configs(tmp_path, vocab=50, steps=6)
     pooled = run_lm_many(RunStore("pool", root=tmp_path / "a"), configs, workers=2)
     import torch
 
@@ -218,13 +225,7 @@ def test_run_lm_many_keeps_keys_and_fingerprint_of_plain_train_lm(tmp_path):
     from utils.train.lm import train_lm
     from utils.train.lm_study import check_device, run_lm_many
 
-    tokens = (np.arange(2000) * 7 % 30).astype(np.uint16)
-    tokens.tofile(tmp_path / "t.bin")
-    base = {"model": {"vocab_size": 30, "context_length": 8, "d_model": 16, "num_layers": 1,
-                      "num_heads": 2}, "train_data": str(tmp_path / "t.bin"),
-            "val_data": str(tmp_path / "t.bin"), "batch_size": 4, "max_iters": 4,
-            "eval_interval": 2, "eval_iters": 1, "checkpoint_interval": 0, "keep_model": False}
-    configs = [{**base, "seed": s} for s in (0, 1)]
+    configs = tiny_lm_configs(tmp_path, vocab=30, steps=4)
     store = RunStore("keys", root=tmp_path / "a")
     old = store.sweep(configs, train_lm, backend="local", fn_kwargs={"progress_bar": False})
     for workers in (1, 2):
