@@ -108,17 +108,14 @@ def train_on(config: Mapping, ctx=None, *, device: str = "cpu", **kwargs) -> dic
 
 def check_device(device: str) -> str:
     """``device`` as :func:`run_lm_many` uses it, or a clear error: ``"cpu"``, or ``"cuda"``
-    (``"cuda:i"``) when torch sees a GPU."""
+    when torch sees a GPU (no index: the sweep engine gives each worker its own GPU)."""
     import torch
 
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}") from e
-    if kind not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no GPU here "
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda' (the sweep engine gives each worker "
+                         f"its own GPU), got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device 'cuda' asked for, but torch sees no GPU here "
                          f"(torch {torch.__version__}); use 'cpu'")
     return device
 
@@ -151,12 +148,10 @@ def run_lm_many(store, configs: Sequence[Mapping], workers: int | None = None,
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     configs = [dict(c) for c in configs]
-    if device != "cpu":
-        return sweep(store, configs, train_on, desc=desc, threads=1, code=train_lm,
+    if device == "cuda" or workers > 1:           # worker processes: one per GPU, or per core
+        return sweep(store, configs, train_on, workers=None if device == "cuda" else workers,
+                     desc=desc, threads=1, code=train_lm,
                      fn_kwargs={"device": device, "progress_bar": False})
-    if workers > 1:
-        return sweep(store, configs, train_on, workers=workers, desc=desc, threads=1,
-                     code=train_lm, fn_kwargs={"device": device, "progress_bar": False})
     return store.sweep(configs, train_on, desc=desc, backend="local", code=train_lm,
                        fn_kwargs={"device": device})
 
