@@ -13,7 +13,7 @@ from utils import accounting as acc
 from utils.train.lm_study import (_ACT_MONOMIALS, _PARAM_MONOMIALS, _mono_value,
                                   ablation_verdicts, arm_verdict, batch_verdicts,
                                   config_changes, experiment_log, lr_bracket,
-                                  memory_expression)
+                                  memory_expression, show_experiment_log)
 
 SPREAD = [0.0, 0.01, -0.01]                   # the same seed-to-seed spread in every arm
 NO_DIFF = "no measurable difference"
@@ -149,7 +149,15 @@ def test_config_changes_and_experiment_log():
     assert list(log["changed from base"]) == ["model.positions none (base rope)",
                                               "lr_max 1.0 (base 0.003)"]   # paths ignored
     assert list(log.status) == ["done", "diverged"] and len(log) == 2     # duplicate dropped
-    assert log["CPU s"].sum() == 18.0
+    assert log["CPU s"].sum() == 18.0 and list(log.device) == ["cpu", "cpu"]
+    text, table = show_experiment_log(log, 2, "log")
+    assert "0.3 CPU-minutes" in text and "0.1 min of wall time" in text and "GPU" not in text
+    assert "device" not in table.to_html()
+    gpu = {**res_ok, "config": {"device": "cuda"}, "wall_s": 120.0, "cpu_s": 118.0}
+    log = experiment_log([("ablation", nope, res_ok), ("lr", base, gpu)], base)
+    text, table = show_experiment_log(log, 1, "log")
+    assert "0.1 CPU-minutes" in text and "1 of them trained on a GPU: 2.0 min" in text
+    assert "cuda" in table.to_html()
 
 
 # --------------------------------------------------------------------------------------------

@@ -334,7 +334,8 @@ def experiment_log(entries: Sequence[tuple[str, Mapping, Mapping]], base: Mappin
     """One row per run: ``entries`` are ``(study, config, result)`` of :func:`train_lm` runs.
 
     Columns: study, seed, changed from base, final and best validation loss, steps run,
-    wall and CPU seconds, status (``done``, ``diverged`` or ``stopped at its time budget``).
+    wall and CPU seconds, status (``done``, ``diverged`` or ``stopped at its time budget``),
+    and the device it trained on.
     Duplicate runs (the same config in two studies) appear once, under the first study.
     """
     rows, seen = [], set()
@@ -350,7 +351,8 @@ def experiment_log(entries: Sequence[tuple[str, Mapping, Mapping]], base: Mappin
                      "final val loss": result.get("final_val_loss", math.nan),
                      "best val loss": result.get("best_val_loss", math.nan),
                      "steps": result.get("iterations"), "wall s": result.get("wall_s", math.nan),
-                     "CPU s": result.get("cpu_s", math.nan), "status": status})
+                     "CPU s": result.get("cpu_s", math.nan), "status": status,
+                     "device": (result.get("config") or {}).get("device", "cpu")})
     return pd.DataFrame(rows)
 
 
@@ -370,16 +372,27 @@ _PARAM_MONOMIALS = [{"L": 1, "d": 2}, {"L": 1, "d": 1, "f": 1}, {"V": 1, "d": 1}
 
 def show_experiment_log(exp_log, workers: int, caption: str):
     """The log's summary sentence (runs done / diverged, CPU-minutes and the idle wall time
-    they mean with ``workers`` worker processes) and the log as a styled table."""
+    they mean with ``workers`` worker processes; the wall time of runs trained on a GPU, whose
+    CPU seconds are only the host's) and the log as a styled table (with a device column only
+    when some run trained on a GPU)."""
+    on_gpu = exp_log["device"] != "cpu"
+    cpu_s = exp_log.loc[~on_gpu, "CPU s"].sum()
     text = (f"{len(exp_log)} distinct runs: {int((exp_log.status == 'done').sum())} done, "
             f"{int((exp_log.status == 'diverged').sum())} diverged; "
-            f"{exp_log['CPU s'].sum() / 60:.1f} CPU-minutes of training in all, i.e. about "
-            f"{exp_log['CPU s'].sum() / 60 / max(1, workers):.1f} min of wall time on an idle "
+            f"{cpu_s / 60:.1f} CPU-minutes of training in all, i.e. about "
+            f"{cpu_s / 60 / max(1, workers):.1f} min of wall time on an idle "
             f"machine with {workers} worker process(es).")
+    if on_gpu.any():
+        text += (f" {int(on_gpu.sum())} of them trained on a GPU: "
+                 f"{exp_log.loc[on_gpu, 'wall s'].sum() / 60:.1f} min of wall time, not counted "
+                 f"in the CPU-minutes.")
     table = exp_log.style.hide(axis="index").format(
         {"final val loss": "{:.3f}", "best val loss": "{:.3f}", "wall s": "{:.0f}",
          "CPU s": "{:.0f}"}).set_caption(caption)
+    if not on_gpu.any():
+        table = table.hide(["device"], axis="columns")
     return text, table
+
 
 def _mono_value(m: Mapping, point: Mapping) -> int:
     return math.prod(point[k] ** e for k, e in m.items())
