@@ -1,4 +1,4 @@
-"""The checks of the sweep engine that need a GPU (issue 20), as one short prepared command.
+"""What only a GPU can check (issue 20 and the pack's GPU paths), as one prepared command.
 
 A session lent a GPU machine has 15 minutes of device time in all, a minute or two of it spent
 starting the machine; this module is what to run there, in one call, so that no device time
@@ -25,14 +25,15 @@ pure-Python needs travel as wheels. Here, once per checkout::
 
     .venv/bin/python -m bench.gpu_check fetch        # .whl/ (ignored by git), about 3 MB
 
-then one device call (``run`` with ``carry: [".whl"]`` and ``timeout_s`` 480, which leaves time
-for a second try)::
+then one device call (``run`` with ``carry: [".whl"]`` and ``timeout_s`` 360; the checks
+should take about 3 minutes there, estimated from the CPU dry run and the 14 s CUDA start per
+worker process seen on 2026-12-04, which leaves device time for a second try)::
 
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
+    set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 \\
-        && python3 -m bench.gpu_check run --out "$OUT"
+        && python3 -m bench.gpu_check run --out "$OUT" 2>&1 | tee "$OUT/gpu_check.log"
 
-It prints one line per check and writes ``gpu_check.json`` (and the log) under ``--out``. Exit
+It prints one line per check and writes ``gpu_check.json`` under ``--out``. Exit
 status 0 only when every check passed. ``run --device cpu`` runs the same code paths on the CPU
 (the dry run that proves the script before device time is spent on it; no GPU target applies).
 """
