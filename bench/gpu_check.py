@@ -29,8 +29,9 @@ then one device call (``run`` with ``carry: [".whl"]`` and ``timeout_s`` 360; th
 should take about 3 minutes there, estimated from the CPU dry run and the 14 s CUDA start per
 worker process seen on 2026-12-04, which leaves device time for a second try)::
 
-    set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
-        --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 \\
+    set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile \\
+        --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \\
+        && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 \\
         && python3 -m bench.gpu_check run --out "$OUT" 2>&1 | tee "$OUT/gpu_check.log"
 
 It prints one line per check and writes ``gpu_check.json`` under ``--out``. Exit
