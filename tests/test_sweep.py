@@ -321,6 +321,10 @@ import os
 
 def which_gpu(config, ctx):
     return {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+
+
+def which_gpu_on(config, ctx, device="cpu"):
+    return which_gpu(config, ctx)
 '''
 
 
@@ -340,6 +344,31 @@ def test_one_gpu_per_worker(tmp_path, backend):
     if backend == "dask":
         sw.close_clients()
     else:
+        sw.close_pools()
+
+
+def test_only_runs_on_a_gpu_get_one_worker_per_gpu(tmp_path, monkeypatch, capsys):
+    """On a machine with a GPU (faked: the run functions never touch CUDA) runs on the CPU get
+    one worker per core and see no GPU; runs whose ``fn_kwargs`` name ``cuda`` get one worker
+    per GPU, each seeing its own."""
+    monkeypatch.setattr(sw, "gpu_count", lambda: 1)
+    assert (sw.gpus_for(None), sw.gpus_for({"device": "cpu"}), sw.gpus_for({"device": "cuda"})) \
+        == (0, 0, 1)
+    namespace = {"__name__": "__main__"}
+    exec(compile(GPU_SOURCE, "<notebook cell>", "exec"), namespace)
+    n = min(4, os.cpu_count() or 1)
+    try:
+        on_cpu = sw.sweep(RunStore("cpu", root=tmp_path / "cpu"), configs(4),
+                          namespace["which_gpu_on"], backend="processes",
+                          fn_kwargs={"device": "cpu"})
+        assert f"on processes ({n} worker{'s' if n != 1 else ''})" in capsys.readouterr().err
+        assert {r["visible"] for r in on_cpu} == {None}
+        on_gpu = sw.sweep(RunStore("gpu", root=tmp_path / "gpu"), configs(4),
+                          namespace["which_gpu_on"], backend="processes",
+                          fn_kwargs={"device": "cuda"})
+        assert "on processes (1 worker)" in capsys.readouterr().err
+        assert {r["visible"] for r in on_gpu} == {"0"}
+    finally:
         sw.close_pools()
 
 

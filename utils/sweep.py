@@ -38,10 +38,10 @@ Failure semantics:
 One progress bar counts runs done / total with an ETA on every backend; the Dask dashboard's
 address is printed when there is one (it needs ``bokeh``).
 
-GPUs: with ``gpus`` (default: the CUDA devices torch sees) ``processes`` starts one worker per
-GPU and a local Dask cluster one worker per GPU, each worker seeing only its own GPU
-(``CUDA_VISIBLE_DEVICES``); the trainer's own device setting (``device="cuda"``) is honoured,
-so a CPU run stays on the CPU. On a jobqueue cluster ask for one GPU per job in the spec
+GPUs: runs that train on a GPU (``fn_kwargs`` with ``device="cuda"``, as the pack's trainers
+take it) get one worker per GPU, on ``processes`` and on a local Dask cluster, each worker
+seeing only its own GPU (``CUDA_VISIBLE_DEVICES``); ``gpus`` sets the number by hand. Runs on
+the CPU get one worker per core, GPU or not (a GPU machine's cores are not left idle). On a jobqueue cluster ask for one GPU per job in the spec
 (``job_extra_directives: ["--gres=gpu:1"]``, ``processes: 1``).
 
 Used by ``RunStore.sweep`` (every notebook's sweeps; those that time themselves pass
@@ -137,6 +137,13 @@ def gpu_count() -> int:
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception:  # noqa: BLE001 - a broken driver counts as no GPU
         return 0
+
+
+def gpus_for(fn_kwargs: dict | None) -> int:
+    """The GPUs a sweep spreads its workers over: those torch sees when the runs train on a GPU
+    (``fn_kwargs`` name a CUDA ``device``), else 0, so that CPU runs get one worker per core."""
+    device = str((fn_kwargs or {}).get("device", "cpu"))
+    return gpu_count() if device.startswith("cuda") else 0
 
 
 def default_workers(backend: str, runs: int, gpus: int = 0) -> int:
@@ -327,8 +334,9 @@ def sweep(store: RunStore, configs: Iterable[Any], fn: Callable, *, backend: str
     processes (default :func:`default_workers`). ``threads``: torch threads per run (workers
     default to 1; ``local`` keeps the kernel's unless given). ``retries``: how often a run whose
     worker died is started again (it resumes from its checkpoint). ``dask``: the Dask cluster
-    (default ``COURSEPACK_DASK``, see :func:`dask_client`). Raises :class:`SweepError` at the
-    end if runs failed, naming each config.
+    (default ``COURSEPACK_DASK``, see :func:`dask_client`). ``gpus``: GPUs to give the workers
+    one each (default :func:`gpus_for`: the GPUs torch sees when the runs train on one, else
+    0). Raises :class:`SweepError` at the end if runs failed, naming each config.
     """
     if not isinstance(store, RunStore):
         raise TypeError(f"sweep needs a utils.runs.RunStore, got {type(store).__name__}")
@@ -351,7 +359,7 @@ def sweep(store: RunStore, configs: Iterable[Any], fn: Callable, *, backend: str
               if s == "done" or (s == "stale" and store.on_code_change == "keep")}
     todo = [c for k, c in unique.items() if k not in stored]
     name = resolve_backend(backend, len(todo), workers)
-    gpus = gpu_count() if gpus is None else gpus
+    gpus = gpus_for(fn_kwargs) if gpus is None else gpus
     if name != "local" and len(todo) == 0:
         name = "local"                               # everything stored: just read it
     n_workers = min(workers or default_workers(name, len(todo), gpus), max(len(todo), 1))
