@@ -14,7 +14,8 @@ goes to writing or debugging it. It checks:
 2. **The pack's trainers on the GPU** against the CPU (same tolerance): notebooks 06/07's
    ``run_lm_many`` (and a run interrupted at step 20 and resumed there), generation from a
    model on the GPU with a seeded CPU generator (greedy and top-p: the same tokens), and
-   notebooks 10-16's ``run_sweep`` (batched runs on a GPU).
+   notebooks 10-16's ``run_sweep`` (on a GPU AdamW runs train batched, Adam runs alone in one
+   worker per GPU).
 3. **Notebook 00's GPU cells**: matmul rates (fp32, fp16, bf16 at 4096³) and the copy
    bandwidth on the GPU, below the data-sheet peak they are compared with.
 4. **Batched sweeps** (``bench/bench_sweeps.py``, full mode): sequential / batched time for
@@ -231,8 +232,9 @@ def check_trainers(device: str, tmp: Path) -> list[dict]:
 
     def arithmetic():
         ar = [make_config(model="gpt", seed=s, p=11, embedding_size=32, hidden_size=32,
-                          num_heads=2, n_steps=300, eval_first=0, eval_period=100)
-              for s in range(3)]
+                          num_heads=2, n_steps=300, eval_first=0, eval_period=100,
+                          optimizer=opt) for s, opt in ((0, "adamw"), (1, "adamw"),
+                                                        (2, "adam"), (3, "adam"))]
         how = sorted({studies.executor(c, device) for c in ar})
         got = studies.run_sweep(RunStore("ar-dev", root=tmp / "ar-dev"), ar, workers=1,
                                 device=device)

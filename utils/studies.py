@@ -682,7 +682,8 @@ def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, dev
     """Results of every config (in order) through ``store``, training only the missing ones.
 
     Each run goes to its :func:`executor`: solo runs to :func:`utils.sweep.sweep` (parallel
-    one-thread processes, or the backend ``COURSEPACK_BACKEND`` names), batched ones to
+    one-thread processes, one per GPU on a GPU, or the backend ``COURSEPACK_BACKEND`` names),
+    batched ones to
     :func:`utils.train.batched.run_batched` (on a CPU split over ``workers`` one-thread
     processes), each run keeping its own data, seed, optimizer state, clipping and metrics.
     """
@@ -712,7 +713,7 @@ def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, dev
         solo = [configs[i] for i in solo_idx]
         for c in solo:
             check_config(c)
-        n = workers if device == "cpu" else 1
+        n = workers if device == "cpu" else None     # on a GPU: one worker per GPU
         res = sweep(store, solo, train, workers=n, fn_kwargs=kwargs or None)
         for i, r in zip(solo_idx, res):
             out[i] = r
