@@ -683,9 +683,9 @@ def run_sweep(store, configs: Sequence[Mapping], workers: int | None = None, dev
 
     Each run goes to its :func:`executor`: solo runs to :func:`utils.sweep.sweep` (parallel
     one-thread processes, one per GPU on a GPU, or the backend ``COURSEPACK_BACKEND`` names),
-    batched ones to
-    :func:`utils.train.batched.run_batched` (on a CPU split over ``workers`` one-thread
-    processes), each run keeping its own data, seed, optimizer state, clipping and metrics.
+    batched ones to :func:`utils.train.batched.run_batched` (on a CPU split over ``workers``
+    one-thread processes), each run keeping its own data, seed, optimizer state, clipping and
+    metrics.
     """
     from .train.arithmetic import train
     from .train.batched import run_batched

@@ -41,8 +41,9 @@ address is printed when there is one (it needs ``bokeh``).
 GPUs: runs that train on a GPU (``fn_kwargs`` with ``device="cuda"``, as the pack's trainers
 take it) get one worker per GPU, on ``processes`` and on a local Dask cluster, each worker
 seeing only its own GPU (``CUDA_VISIBLE_DEVICES``); ``gpus`` sets the number by hand. Runs on
-the CPU get one worker per core, GPU or not (a GPU machine's cores are not left idle). On a jobqueue cluster ask for one GPU per job in the spec
-(``job_extra_directives: ["--gres=gpu:1"]``, ``processes: 1``).
+the CPU get one worker per core, GPU or not (a GPU machine's cores are not left idle). On a
+jobqueue cluster ask for one GPU per job in the spec (``job_extra_directives:
+["--gres=gpu:1"]``, ``processes: 1``).
 
 Used by ``RunStore.sweep`` (every notebook's sweeps; those that time themselves pass
 ``backend="local"``), :func:`utils.studies.run_sweep` (notebooks 10-16) and
