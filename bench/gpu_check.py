@@ -12,10 +12,10 @@ goes to writing or debugging it. It checks:
    losses must agree with the CPU's (float32 on both; a GPU's reduction order differs, so the
    check allows 1e-3).
 2. **The pack's trainers on the GPU** against the CPU (same tolerance): notebooks 06/07's
-   ``run_lm_many`` (and a run interrupted at step 20 and resumed there), generation from a
-   model on the GPU with a seeded CPU generator (greedy and top-p: the same tokens), and
-   notebooks 10-16's ``run_sweep`` (on a GPU AdamW runs train batched, Adam runs alone in one
-   worker per GPU).
+   ``run_lm_many`` (and a run interrupted at step 20 and resumed there; likewise an arithmetic
+   run of notebooks 10-16 at step 150), generation from a model on the GPU with a seeded CPU
+   generator (greedy and top-p: the same tokens), and notebooks 10-16's ``run_sweep`` (on a
+   GPU AdamW runs train batched, Adam runs alone in one worker per GPU).
 3. **Notebook 00's GPU cells**: matmul rates (fp32, fp16, bf16 at 4096³) and the copy
    bandwidth on the GPU, below the data-sheet peak they are compared with.
 4. **Batched sweeps** (``bench/bench_sweeps.py``, full mode): sequential / batched time for
@@ -243,8 +243,32 @@ def check_trainers(device: str, tmp: Path) -> list[dict]:
         return [{"check": f"run_sweep (notebooks 10-16) on {device}, executor "
                           f"{'/'.join(how)}", "ok": diff <= TOLERANCE, "max_val_loss_diff": diff}]
 
+    def arithmetic_resume():
+        class Stop(Exception):
+            pass
+
+        def stop_at_150(step):
+            if step == 150:
+                raise Stop
+
+        c = configs()[0]
+        store = RunStore("ar-resume", root=tmp / "ar-resume")
+        try:
+            store.run(c, lambda c_, ctx: train(c_, ctx, device=device, checkpoint_every=100,
+                                               callback=stop_at_150), code=train)
+            interrupted = False
+        except Stop:
+            interrupted = True
+        resumed = store.run(c, lambda c_, ctx: train(c_, ctx, device=device,
+                                                     checkpoint_every=100), code=train)
+        diff = _max_diff(resumed["test"]["loss"], train(c)["test"]["loss"])
+        return [{"check": f"arithmetic run interrupted at step 150 and resumed on {device} "
+                          f"(checkpoint at 100)", "ok": interrupted and diff <= TOLERANCE,
+                 "max_val_loss_diff": diff}]
+
     return [r for name, fn in (("run_lm_many", lm_many), ("resume", resume),
-                               ("generation", generation), ("run_sweep", arithmetic))
+                               ("generation", generation), ("run_sweep", arithmetic),
+                               ("arithmetic resume", arithmetic_resume))
             for r in _guarded(name, fn)]
 
 

@@ -417,7 +417,7 @@ def test_gpu_check_trainers_dry_run(tmp_path):
     from bench import gpu_check
 
     rows = gpu_check.check_trainers("cpu", tmp_path)
-    assert len(rows) == 4 and all(r["ok"] for r in rows), rows
+    assert len(rows) == 5 and all(r["ok"] for r in rows), rows
     assert all(r.get("max_val_loss_diff", 0.0) == 0.0 for r in rows)
     hw = gpu_check.check_hardware("cpu")
     assert hw[0]["ok"] and hw[0]["gflops"]["fp32"] > 0 and hw[0]["copy_gbs"] > 0
