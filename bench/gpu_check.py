@@ -332,6 +332,10 @@ def run(device: str, out: Path | None) -> int:
                 print(("PASS " if r["ok"] else "FAIL ") + json.dumps(r), flush=True)
             rows += new
             print(f"   ({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
+    from utils import sweep as sw
+
+    sw.close_pools()                     # the worker processes the trainer checks started
+    sw.close_clients()
     failed = [r["check"] for r in rows if not r["ok"]]
     print(f"{len(failed)} check(s) failed: {failed}" if failed else "all checks passed")
     if out is not None:
