@@ -91,8 +91,8 @@ def configs() -> list[dict]:
 
 
 def train_where(config: dict, ctx=None, *, device: str = "cpu") -> dict:
-    """One run on ``device``, and where it ran: the GPUs its process sees and the device its
-    weights ended on."""
+    """One run on ``device``, and where it ran: the GPUs its process sees (``visible``) and the
+    name of the device it trained on."""
     import torch
 
     from utils.train.arithmetic import train
@@ -126,8 +126,7 @@ def check_engines(device: str, tmp: Path) -> list[dict]:
         except Exception as e:  # noqa: BLE001 - reported as the check's failure
             got, error = [], f"{type(e).__name__}: {e}"
         wall = time.perf_counter() - t0
-        diffs = [max(abs(a - b) for a, b in zip(g["val_loss"], r["val_loss"]))
-                 for g, r in zip(got, reference)]
+        diffs = [_max_diff(g["val_loss"], r["val_loss"]) for g, r in zip(got, reference)]
         visible = sorted({str(g["visible"]) for g in got})
         per_pid = {}
         one_gpu_each = all(per_pid.setdefault(g["pid"], g["visible"]) == g["visible"]
