@@ -179,6 +179,18 @@ def _guarded(name: str, fn) -> list[dict]:
                  "error": traceback.format_exc()[-2000:]}]
 
 
+def _interrupt_then_resume(store, config: dict, code, stopped: type, first, second):
+    """Run ``config`` through ``store`` with ``first`` (which should stop by raising
+    ``stopped`` after a checkpoint), then again with ``second``, which resumes; both record
+    ``code`` as their code. Returns (the resumed result, whether the first run stopped)."""
+    try:
+        store.run(config, first, code=code)
+        interrupted = False
+    except stopped:
+        interrupted = True
+    return store.run(config, second, code=code), interrupted
+
+
 def check_trainers(device: str, tmp: Path) -> list[dict]:
     """The pack's other trainers on ``device`` against the CPU: notebooks 06/07's
     ``run_lm_many`` (and a run interrupted and resumed there), generation with a seeded CPU
@@ -205,15 +217,10 @@ def check_trainers(device: str, tmp: Path) -> list[dict]:
                  and devices == [device], "max_val_loss_diff": diff, "devices": devices}]
 
     def resume():
-        store = RunStore("lm-resume", root=tmp / "lm-resume")
-        try:
-            store.run(lm[0], lambda c, ctx: train_on(c, ctx, device=device, stop_after=20,
-                                                     progress_bar=False), code=train_lm)
-            interrupted = False
-        except TrainingInterrupted:
-            interrupted = True
-        resumed = store.run(lm[0], lambda c, ctx: train_on(c, ctx, device=device,
-                                                           progress_bar=False), code=train_lm)
+        resumed, interrupted = _interrupt_then_resume(
+            RunStore("lm-resume", root=tmp / "lm-resume"), lm[0], train_lm, TrainingInterrupted,
+            lambda c, ctx: train_on(c, ctx, device=device, stop_after=20, progress_bar=False),
+            lambda c, ctx: train_on(c, ctx, device=device, progress_bar=False))
         diff = _max_diff(resumed["history"]["val_loss"], cpu[0]["history"]["val_loss"])
         return [{"check": f"train_lm interrupted at step 20 and resumed on {device}",
                  "ok": interrupted and diff <= TOLERANCE, "max_val_loss_diff": diff}]
@@ -251,15 +258,11 @@ def check_trainers(device: str, tmp: Path) -> list[dict]:
                 raise Stop
 
         c = configs()[0]
-        store = RunStore("ar-resume", root=tmp / "ar-resume")
-        try:
-            store.run(c, lambda c_, ctx: train(c_, ctx, device=device, checkpoint_every=100,
-                                               callback=stop_at_150), code=train)
-            interrupted = False
-        except Stop:
-            interrupted = True
-        resumed = store.run(c, lambda c_, ctx: train(c_, ctx, device=device,
-                                                     checkpoint_every=100), code=train)
+        resumed, interrupted = _interrupt_then_resume(
+            RunStore("ar-resume", root=tmp / "ar-resume"), c, train, Stop,
+            lambda c_, ctx: train(c_, ctx, device=device, checkpoint_every=100,
+                                  callback=stop_at_150),
+            lambda c_, ctx: train(c_, ctx, device=device, checkpoint_every=100))
         diff = _max_diff(resumed["test"]["loss"], train(c)["test"]["loss"])
         return [{"check": f"arithmetic run interrupted at step 150 and resumed on {device} "
                           f"(checkpoint at 100)", "ok": interrupted and diff <= TOLERANCE,
@@ -284,10 +287,7 @@ def check_hardware(device: str) -> list[dict]:
              for dt in ("fp32", "fp16", "bf16")}
     copy = max(hw.measure_bandwidth("copy", 2 ** 30 if big else 2 ** 24, device=device,
                                     repeats=3)["gbs"])
-    peak, g = None, (info or [{}])[0]
-    if g.get("max_clock_mhz") and tuple(g["capability"]) in hw.FP32_UNITS_PER_SM:
-        peak = hw.gpu_peak(g["sms"], g["capability"], g["max_clock_mhz"] / 1000,
-                           geforce="GeForce" in g["name"] or "RTX" in g["name"])
+    peak = hw.gpu_peak_of(info[0]) if info else None
     ok = all(r > 0 for r in rates.values()) and copy > 0 and (
         peak is None or (rates["fp32"] <= 1.05 * peak["fp32"]
                          and rates["fp16"] <= 1.05 * peak["fp16_tensor"]))

@@ -429,9 +429,8 @@ if GPU:   # runs only where a CUDA GPU is present (not on the project's CPU mach
     display(sample_table(pd.DataFrame(gpu_rows), "dtype", ["TFLOP/s"], {"TFLOP/s": "max"},
                          "Table 6b: GPU matmul 4096³ by data type."))
     g0 = gpus[0]
-    if g0["max_clock_mhz"] and tuple(g0["capability"]) in hw.FP32_UNITS_PER_SM:
-        gp = hw.gpu_peak(g0["sms"], g0["capability"], g0["max_clock_mhz"] / 1000,
-                         geforce="GeForce" in g0["name"] or "RTX" in g0["name"])
+    gp = hw.gpu_peak_of(g0)
+    if gp is not None:
         answer(f"**GPU peak ({g0['name']}).** {g0['sms']} SMs at {g0['max_clock_mhz']:.0f} MHz: "
                f"fp32 {gp['fp32'] / 1e3:.1f} TFLOP/s on the CUDA cores, fp16 "
                f"{gp['fp16_tensor_fp32_acc'] / 1e3:.1f} TFLOP/s on the Tensor Cores with fp32 "

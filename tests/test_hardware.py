@@ -122,6 +122,19 @@ def test_gpu_peak_rtx_3060ti():
         hw.gpu_peak(10, (5, 0), 1.0)
 
 
+def test_gpu_peak_of_a_gpu_info_entry():
+    """The peak of a gpu_info() entry is gpu_peak of its fields (an RTX name halves the
+    fp32-accumulate tensor rate on Ampere); no clock or an unknown capability gives None."""
+    rtx = {"name": "NVIDIA GeForce RTX 3060 Ti", "sms": 38, "capability": (8, 6),
+           "max_clock_mhz": 1665.0}
+    assert hw.gpu_peak_of(rtx) == hw.gpu_peak(38, (8, 6), 1.665, geforce=True)
+    h200 = {"name": "NVIDIA H200", "sms": 132, "capability": [9, 0], "max_clock_mhz": 1980.0}
+    assert hw.gpu_peak_of(h200)["fp16_tensor"] == pytest.approx(132 * 4096 * 1.98)
+    assert hw.gpu_peak_of(h200)["fp16_tensor_fp32_acc"] == hw.gpu_peak_of(h200)["fp16_tensor"]
+    assert hw.gpu_peak_of({**h200, "max_clock_mhz": None}) is None
+    assert hw.gpu_peak_of({**h200, "capability": (5, 0)}) is None
+
+
 def test_dram_bandwidth():
     assert hw.dram_bandwidth_gbs(4800, 64, 2) == pytest.approx(76.8)
     assert hw.dram_bandwidth_gbs(14000, 256) == pytest.approx(448.0)

@@ -416,6 +416,16 @@ def gpu_peak(sms: int, capability: tuple[int, int], clock_ghz: float,
             "fp16_tensor_fp32_acc": tensor / 2 if half_rate else tensor}
 
 
+def gpu_peak_of(gpu: dict) -> dict[str, float] | None:
+    """:func:`gpu_peak` of one :func:`gpu_info` entry (GeForce and RTX parts count as
+    GeForce), or None when its maximum clock is unknown or its compute capability has no table
+    entry."""
+    if not gpu.get("max_clock_mhz") or tuple(gpu["capability"]) not in FP32_UNITS_PER_SM:
+        return None
+    return gpu_peak(gpu["sms"], gpu["capability"], gpu["max_clock_mhz"] / 1000,
+                    geforce="GeForce" in gpu["name"] or "RTX" in gpu["name"])
+
+
 def dram_bandwidth_gbs(mega_transfers_per_s: float, bus_bits: int = 64, channels: int = 1) -> float:
     """Theoretical memory bandwidth: transfers/s × bytes per transfer × channels (GB/s).
     DDR5-4800 dual channel: 4800e6 × 8 B × 2 = 76.8 GB/s; a GPU's GDDR6 at 14 Gb/s per pin on a
